@@ -1,0 +1,44 @@
+//! `hets`: the openhets command line.
+#![forbid(unsafe_code)]
+
+mod clock;
+mod x12cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// openhets: a Medicare-style HIPAA Eligibility Transaction System (X12 270/271).
+#[derive(Parser)]
+#[command(name = "hets", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check, acknowledge, list and decode X12 interchanges.
+    #[command(subcommand)]
+    X12(x12cmd::X12Command),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with status 0; usage errors to stderr with 2.
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    let result = match cli.command {
+        Command::X12(cmd) => x12cmd::run(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("hets: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

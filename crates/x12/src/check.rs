@@ -1,0 +1,390 @@
+//! One inbound interchange, checked from the ISA down: the verdict is a decoded transaction, a
+//! TA1 (the interchange cannot be accepted) or a 999 (the transaction set is rejected).
+
+use crate::ack::{Ack999, AckCode, GroupErrorCode, SegmentError, SetAck, SetErrorCode, Ta1, Ta1Code};
+use crate::date::{Date, Time, digits};
+use crate::envelope::{ISA_LEN, InterchangeHeader, read_isa, skip_preamble};
+use crate::inquiry::{Inquiry270, apply};
+use crate::response::{Reader271, Response271};
+use crate::schema::Slot;
+use crate::segment::{Segment, tokenize};
+use crate::validate::{SetValidator, is_x12_char};
+use serde::Serialize;
+
+/// What the receiving side insists on, beyond X12 syntax.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Rules<'r> {
+    /// ISA08 must be this (TA105 `009` otherwise).
+    pub receiver_id: Option<&'r str>,
+    /// ISA06 must be this (TA105 `006` otherwise): the authenticated submitter.
+    pub sender_id: Option<&'r str>,
+}
+
+/// The GS of the accepted group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GroupHeader<'a> {
+    pub functional_id: &'a str,
+    pub sender: &'a str,
+    pub receiver: &'a str,
+    pub date: &'a str,
+    pub time: &'a str,
+    pub control_number: &'a str,
+    pub version: &'a str,
+}
+
+/// The verdict on one interchange.
+#[derive(Clone, Debug, Serialize)]
+pub enum Checked<'a, T> {
+    /// Envelope and transaction set are valid.
+    Accepted { interchange: InterchangeHeader<'a>, group: GroupHeader<'a>, transaction: T },
+    /// The interchange cannot be accepted: answer with this TA1. The header is there when the
+    /// ISA could be read.
+    Interchange { interchange: Option<InterchangeHeader<'a>>, ta1: Ta1 },
+    /// A transaction set (or the group) is rejected: answer with this 999.
+    Rejected { interchange: InterchangeHeader<'a>, ack: Ack999 },
+}
+
+impl<T> Checked<'_, T> {
+    pub fn is_accepted(&self) -> bool {
+        matches!(self, Checked::Accepted { .. })
+    }
+}
+
+/// A transaction-set reader: the 270 validator/decoder or the 271 reader.
+trait SetReader<'a>: Sized {
+    type Out;
+    const FUNCTIONAL_ID: &'static str;
+    const SET_ID: &'static str;
+    fn new() -> Self;
+    fn step(&mut self, seg: &Segment<'a>);
+    fn finish(self) -> (Self::Out, Vec<SegmentError>);
+}
+
+struct Reader270<'a> {
+    validator: SetValidator,
+    inquiry: Inquiry270<'a>,
+}
+
+impl<'a> SetReader<'a> for Reader270<'a> {
+    type Out = Inquiry270<'a>;
+    const FUNCTIONAL_ID: &'static str = "HS";
+    const SET_ID: &'static str = "270";
+    fn new() -> Self {
+        Reader270 { validator: SetValidator::new(), inquiry: Inquiry270::default() }
+    }
+    fn step(&mut self, seg: &Segment<'a>) {
+        if let Some(m) = self.validator.step(seg)
+            && m.slot != Slot::Refused
+        {
+            apply(&mut self.inquiry, m.slot, seg);
+        }
+    }
+    fn finish(mut self) -> (Inquiry270<'a>, Vec<SegmentError>) {
+        self.validator.finish();
+        (self.inquiry, self.validator.into_errors())
+    }
+}
+
+impl<'a> SetReader<'a> for Reader271 {
+    type Out = Response271;
+    const FUNCTIONAL_ID: &'static str = "HB";
+    const SET_ID: &'static str = "271";
+    fn new() -> Self {
+        Reader271::default()
+    }
+    fn step(&mut self, seg: &Segment<'a>) {
+        Reader271::step(self, seg);
+    }
+    fn finish(self) -> (Response271, Vec<SegmentError>) {
+        (self.response, self.errors)
+    }
+}
+
+/// Checks a 270 interchange and decodes its one transaction set.
+pub fn check_270<'a>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a, Inquiry270<'a>> {
+    check::<Reader270<'a>>(input, rules)
+}
+
+/// Checks a 271 interchange (as this system writes them) and reads it into the model.
+pub fn check_271<'a>(input: &'a [u8]) -> Checked<'a, Response271> {
+    check::<Reader271>(input, &Rules::default())
+}
+
+const CONVENTION: &str = "005010X279A1";
+
+fn text(b: &[u8]) -> &str {
+    std::str::from_utf8(b).unwrap_or("")
+}
+
+fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a, R::Out> {
+    let body = &input[skip_preamble(input)..];
+    let header = match read_isa(body) {
+        Ok(h) => h,
+        Err(f) => {
+            let (control, date, time) = match &f.partial {
+                Some(h) => (valid_control(h.control_number), valid_date(h.date), valid_time(h.time)),
+                None => ("000000000".to_string(), String::new(), String::new()),
+            };
+            let ta1 = Ta1 { control_number: control, date, time, code: f.code, detail: f.detail };
+            return Checked::Interchange { interchange: f.partial.map(|h| *h), ta1 };
+        }
+    };
+    let refuse = |code: Ta1Code, detail: String| -> Checked<'a, R::Out> {
+        let ta1 = Ta1 {
+            control_number: header.control_number.to_string(),
+            date: header.date.to_string(),
+            time: header.time.to_string(),
+            code,
+            detail,
+        };
+        Checked::Interchange { interchange: Some(header.clone()), ta1 }
+    };
+    if let Some(r) = rules.receiver_id
+        && header.receiver_id != r
+    {
+        return refuse(Ta1Code::ReceiverIdUnknown, format!("ISA08 must be {r}"));
+    }
+    if let Some(s) = rules.sender_id
+        && header.sender_id != s
+    {
+        return refuse(Ta1Code::SenderIdInvalid, "ISA06 is not the authenticated submitter".into());
+    }
+
+    let d = header.delimiters;
+    let mut segments = tokenize(&body[ISA_LEN..], d);
+    let mut group: Option<GroupHeader<'a>> = None;
+    let mut groups = 0u32;
+    let mut group_errors: Vec<GroupErrorCode> = Vec::new();
+    let mut group_closed = false;
+    let mut set: Option<SetAck> = None;
+    let mut decoded: Option<R::Out> = None;
+    let mut sets = 0u32;
+    let mut ge_count: Option<u32> = None;
+    let mut iea: Option<Segment<'a>> = None;
+
+    // The open transaction set: its reader and its acknowledgement, created together.
+    let mut open: Option<(R, SetAck)> = None;
+    let mut st_control: &'a [u8] = b"";
+    let mut set_segments = 0u32;
+
+    for seg in segments.by_ref() {
+        let id = seg.id();
+        if let Some((r, _)) = open.as_mut() {
+            set_segments += 1;
+            if !matches!(id, b"SE" | b"GE" | b"IEA" | b"GS" | b"ST") {
+                r.step(&seg);
+                continue;
+            }
+        }
+        if let Some((mut r, mut ack)) = open.take() {
+            if id == b"SE" {
+                r.step(&seg);
+                let (f, _) = seg.fields::<2>();
+                if digits(f[0]) != Some(set_segments) {
+                    ack.errors.push(SetErrorCode::SegmentCountMismatch);
+                }
+                if f[1] != st_control {
+                    ack.errors.push(SetErrorCode::ControlNumberMismatch);
+                }
+            } else {
+                ack.errors.push(SetErrorCode::TrailerMissing);
+            }
+            let (out, errors) = r.finish();
+            finish_set(&mut ack, errors);
+            decoded = Some(out);
+            set = Some(ack);
+            if id == b"SE" {
+                continue;
+            }
+        }
+        match id {
+            b"GS" if group.is_none() && groups == 0 => {
+                groups += 1;
+                let (f, n) = seg.fields::<9>();
+                if let Some(problem) = gs_problem(&f, n) {
+                    return refuse(Ta1Code::ContentInvalid, problem);
+                }
+                if f[0] != R::FUNCTIONAL_ID.as_bytes() {
+                    group_errors.push(GroupErrorCode::NotSupported);
+                } else if f[7] != CONVENTION.as_bytes() {
+                    group_errors.push(GroupErrorCode::VersionNotSupported);
+                }
+                group = Some(GroupHeader {
+                    functional_id: text(f[0]),
+                    sender: text(f[1]),
+                    receiver: text(f[2]),
+                    date: text(f[3]),
+                    time: text(f[4]),
+                    control_number: text(f[5]),
+                    version: text(f[7]),
+                });
+            }
+            b"GS" => {
+                return refuse(
+                    Ta1Code::ContentInvalid,
+                    "a real-time interchange carries exactly one functional group".into(),
+                );
+            }
+            b"ST" if group.is_some() && !group_closed && sets == 0 => {
+                sets += 1;
+                set_segments = 1;
+                let (f, _) = seg.fields::<3>();
+                st_control = f[1];
+                let mut ack = SetAck {
+                    set_id: printable_or(f[0], R::SET_ID),
+                    control_number: printable_or(f[1], "0001"),
+                    convention: (!f[2].is_empty()).then(|| printable_or(f[2], CONVENTION)),
+                    segments: Vec::new(),
+                    code: AckCode::Accepted,
+                    errors: Vec::new(),
+                };
+                if f[0].is_empty() {
+                    ack.errors.push(SetErrorCode::IdentifierInvalid);
+                } else if f[0] != R::SET_ID.as_bytes() {
+                    ack.errors.push(SetErrorCode::NotSupported);
+                }
+                if !(4..=9).contains(&f[1].len()) || !f[1].iter().all(|&b| is_x12_char(b)) {
+                    ack.errors.push(SetErrorCode::ControlNumberInvalid);
+                }
+                if f[2] != CONVENTION.as_bytes() {
+                    ack.errors.push(SetErrorCode::ConventionNotSupported);
+                }
+                let mut r = R::new();
+                r.step(&seg);
+                open = Some((r, ack));
+            }
+            b"ST" if group.is_some() && !group_closed => {
+                return refuse(
+                    Ta1Code::ContentInvalid,
+                    "a real-time interchange carries exactly one transaction set".into(),
+                );
+            }
+            b"GE" if group.is_some() && !group_closed => {
+                group_closed = true;
+                let (f, _) = seg.fields::<2>();
+                ge_count = digits(f[0]);
+                if ge_count != Some(sets) {
+                    group_errors.push(GroupErrorCode::SetCountMismatch);
+                }
+                if group.as_ref().map(|g| g.control_number.as_bytes()) != Some(f[1]) {
+                    group_errors.push(GroupErrorCode::ControlNumberMismatch);
+                }
+            }
+            b"IEA" => {
+                if group.is_some() && !group_closed {
+                    group_errors.push(GroupErrorCode::TrailerMissing);
+                }
+                iea = Some(seg);
+                break;
+            }
+            _ => {
+                let what = if group.is_none() || group_closed {
+                    "outside a functional group"
+                } else {
+                    "outside a transaction set"
+                };
+                let name = crate::validate::printable(&id[..id.len().min(3)]).unwrap_or_else(|| "a segment".into());
+                return refuse(Ta1Code::ContentInvalid, format!("{name} found {what}"));
+            }
+        }
+    }
+    let Some(iea) = iea else {
+        return refuse(Ta1Code::PrematureEnd, "the interchange ends without an IEA segment".into());
+    };
+    let (f, _) = iea.fields::<2>();
+    if f[1] != header.control_number.as_bytes() {
+        return refuse(Ta1Code::ControlNumberMismatch, "IEA02 does not match ISA13".into());
+    }
+    if digits(f[0]) != Some(groups) {
+        return refuse(
+            Ta1Code::GroupCountInvalid,
+            format!("IEA01 says {} group(s); the interchange has {groups}", text(f[0])),
+        );
+    }
+    let rest = &body[ISA_LEN + segments.position()..];
+    if rest.iter().any(|b| !b.is_ascii_whitespace()) {
+        return refuse(Ta1Code::ControlStructureInvalid, "data follows the IEA segment".into());
+    }
+    let Some(group) = group else {
+        return refuse(Ta1Code::ContentInvalid, "the interchange holds no functional group".into());
+    };
+    let set_ok = set.as_ref().is_some_and(|s| s.code == AckCode::Accepted);
+    if group_errors.is_empty()
+        && set_ok
+        && let Some(transaction) = decoded
+    {
+        return Checked::Accepted { interchange: header, group, transaction };
+    }
+    let accepted = u32::from(set_ok);
+    let ack = Ack999 {
+        functional_id: printable_or(group.functional_id.as_bytes(), R::FUNCTIONAL_ID),
+        group_control_number: printable_or(group.control_number.as_bytes(), "0"),
+        version: (!group.version.is_empty()).then(|| printable_or(group.version.as_bytes(), CONVENTION)),
+        sets: if group_errors.contains(&GroupErrorCode::NotSupported) { Vec::new() } else { set.into_iter().collect() },
+        code: if group_errors.is_empty() && set_ok { AckCode::Accepted } else { AckCode::Rejected },
+        included: ge_count.unwrap_or(sets),
+        received: sets,
+        accepted,
+        errors: group_errors,
+    };
+    Checked::Rejected { interchange: header, ack }
+}
+
+fn finish_set(ack: &mut SetAck, errors: Vec<SegmentError>) {
+    if !errors.is_empty() {
+        ack.errors.push(SetErrorCode::SegmentsInError);
+    }
+    ack.segments = errors;
+    if !ack.errors.is_empty() {
+        ack.code = AckCode::Rejected;
+    }
+}
+
+/// GS syntax problems make the interchange content invalid (TA105 `024`).
+fn gs_problem(f: &[&[u8]; 9], n: usize) -> Option<String> {
+    let printable = |b: &[u8]| b.iter().all(|&c| is_x12_char(c));
+    if n > 8 {
+        return Some("GS has more than 8 elements".into());
+    }
+    if f.iter().any(|e| !printable(e)) {
+        return Some("GS holds a character outside the X12 character sets".into());
+    }
+    if f[0].len() != 2 {
+        return Some("GS01 is not a functional identifier code".into());
+    }
+    if !(2..=15).contains(&f[1].len()) || !(2..=15).contains(&f[2].len()) {
+        return Some("GS02 and GS03 must be 2 to 15 characters".into());
+    }
+    if f[3].len() != 8 || Date::parse_ccyymmdd(f[3]).is_none() {
+        return Some("GS04 is not a valid CCYYMMDD date".into());
+    }
+    if Time::parse(f[4]).is_none() {
+        return Some("GS05 is not a valid time".into());
+    }
+    if digits(f[5]).is_none() {
+        return Some("GS06 (group control number) must be 1 to 9 digits".into());
+    }
+    if f[6] != b"X" {
+        return Some("GS07 must be X".into());
+    }
+    if f[7].is_empty() || f[7].len() > 12 {
+        return Some("GS08 (version) is missing or too long".into());
+    }
+    None
+}
+
+fn printable_or(b: &[u8], fallback: &str) -> String {
+    crate::validate::printable(b).unwrap_or_else(|| fallback.to_string())
+}
+
+fn valid_control(c: &str) -> String {
+    if c.len() == 9 && c.bytes().all(|b| b.is_ascii_digit()) { c.to_string() } else { "000000000".to_string() }
+}
+
+fn valid_date(d: &str) -> String {
+    if Date::parse_yymmdd(d.as_bytes()).is_some() { d.to_string() } else { String::new() }
+}
+
+fn valid_time(t: &str) -> String {
+    if t.len() == 4 && Time::parse(t.as_bytes()).is_some() { t.to_string() } else { String::new() }
+}

@@ -1,0 +1,262 @@
+//! X12 dates (DT) and times (TM), validated by hand: the crate needs no calendar library for
+//! CCYYMMDD and HHMM[SS[DD]].
+
+use serde::{Serialize, Serializer};
+use std::fmt;
+
+/// A calendar date (proleptic Gregorian), as X12 DT carries it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date {
+    pub year: u16,
+    pub month: u8,
+    pub day: u8,
+}
+
+impl Date {
+    pub fn new(year: u16, month: u8, day: u8) -> Option<Date> {
+        ((1..=12).contains(&month) && day >= 1 && day <= days_in_month(year, month)).then_some(Date {
+            year,
+            month,
+            day,
+        })
+    }
+
+    /// Parses `CCYYMMDD`.
+    pub fn parse_ccyymmdd(b: &[u8]) -> Option<Date> {
+        if b.len() != 8 {
+            return None;
+        }
+        Date::new(digits(&b[0..4])? as u16, digits(&b[4..6])? as u8, digits(&b[6..8])? as u8)
+    }
+
+    /// Parses `YYMMDD` (ISA09), in the 1950..2049 window.
+    pub fn parse_yymmdd(b: &[u8]) -> Option<Date> {
+        if b.len() != 6 {
+            return None;
+        }
+        let yy = digits(&b[0..2])? as u16;
+        let year = if yy >= 50 { 1900 + yy } else { 2000 + yy };
+        Date::new(year, digits(&b[2..4])? as u8, digits(&b[4..6])? as u8)
+    }
+
+    /// Parses `YYYY-MM-DD`.
+    pub fn parse_iso(s: &str) -> Option<Date> {
+        let b = s.as_bytes();
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+            return None;
+        }
+        Date::new(digits(&b[0..4])? as u16, digits(&b[5..7])? as u8, digits(&b[8..10])? as u8)
+    }
+
+    /// `CCYYMMDD` into `out`.
+    pub fn write_ccyymmdd(&self, out: &mut Vec<u8>) {
+        push_num(out, self.year as u32, 4);
+        push_num(out, self.month as u32, 2);
+        push_num(out, self.day as u32, 2);
+    }
+
+    /// `YYMMDD` into `out`.
+    pub fn write_yymmdd(&self, out: &mut Vec<u8>) {
+        push_num(out, (self.year % 100) as u32, 2);
+        push_num(out, self.month as u32, 2);
+        push_num(out, self.day as u32, 2);
+    }
+
+    pub fn ccyymmdd(&self) -> String {
+        let mut v = Vec::with_capacity(8);
+        self.write_ccyymmdd(&mut v);
+        String::from_utf8(v).unwrap_or_default()
+    }
+
+    /// Days since 1970-01-01 (negative before).
+    pub fn days_since_epoch(&self) -> i64 {
+        // Howard Hinnant's days_from_civil.
+        let y = self.year as i64 - if self.month <= 2 { 1 } else { 0 };
+        let era = if y >= 0 { y } else { y - 399 } / 400;
+        let yoe = y - era * 400;
+        let m = self.month as i64;
+        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + self.day as i64 - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146097 + doe - 719468
+    }
+
+    /// The date `days` days after 1970-01-01.
+    pub fn from_days_since_epoch(days: i64) -> Date {
+        let z = days + 719468;
+        let era = if z >= 0 { z } else { z - 146096 } / 146097;
+        let doe = z - era * 146097;
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        let y = yoe + era * 400;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = (doy - (153 * mp + 2) / 5 + 1) as u8;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+        let year = (y + if m <= 2 { 1 } else { 0 }) as u16;
+        Date { year, month: m, day: d }
+    }
+
+    pub fn add_days(&self, days: i64) -> Date {
+        Date::from_days_since_epoch(self.days_since_epoch() + days)
+    }
+
+    /// The same day `months` months later (clamped to the month's last day).
+    pub fn add_months(&self, months: i32) -> Date {
+        let total = self.year as i32 * 12 + (self.month as i32 - 1) + months;
+        let year = total.div_euclid(12) as u16;
+        let month = (total.rem_euclid(12) + 1) as u8;
+        let day = self.day.min(days_in_month(year, month));
+        Date { year, month, day }
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+impl Serialize for Date {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A time of day as X12 TM carries it: HHMM, HHMMSS or HHMMSS plus 1-2 decimal seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Time {
+    pub hour: u8,
+    pub minute: u8,
+    pub second: u8,
+    /// Hundredths of a second.
+    pub centis: u8,
+}
+
+impl Time {
+    pub fn new(hour: u8, minute: u8, second: u8, centis: u8) -> Option<Time> {
+        (hour < 24 && minute < 60 && second < 60 && centis < 100).then_some(Time { hour, minute, second, centis })
+    }
+
+    /// Parses TM: `HHMM`, `HHMMSS`, `HHMMSSD` or `HHMMSSDD`.
+    pub fn parse(b: &[u8]) -> Option<Time> {
+        let (h, m) = match b.len() {
+            4 | 6 | 7 | 8 => (digits(&b[0..2])? as u8, digits(&b[2..4])? as u8),
+            _ => return None,
+        };
+        let s = if b.len() >= 6 { digits(&b[4..6])? as u8 } else { 0 };
+        let c = match b.len() {
+            7 => digits(&b[6..7])? as u8 * 10,
+            8 => digits(&b[6..8])? as u8,
+            _ => 0,
+        };
+        Time::new(h, m, s, c)
+    }
+
+    pub fn write_hhmm(&self, out: &mut Vec<u8>) {
+        push_num(out, self.hour as u32, 2);
+        push_num(out, self.minute as u32, 2);
+    }
+
+    pub fn write_hhmmss(&self, out: &mut Vec<u8>) {
+        self.write_hhmm(out);
+        push_num(out, self.second as u32, 2);
+    }
+
+    /// `HHMMSSDD`, the 8-digit time the CMS 271 samples carry in GS05 and BHT05.
+    pub fn write_hhmmssdd(&self, out: &mut Vec<u8>) {
+        self.write_hhmmss(out);
+        push_num(out, self.centis as u32, 2);
+    }
+}
+
+impl Serialize for Time {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl fmt::Display for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02}:{:02}:{:02}.{:02}", self.hour, self.minute, self.second, self.centis)
+    }
+}
+
+pub fn days_in_month(year: u16, month: u8) -> u8 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+/// Parses ASCII digits; `None` on anything else or on empty input.
+pub(crate) fn digits(b: &[u8]) -> Option<u32> {
+    if b.is_empty() || b.len() > 9 {
+        return None;
+    }
+    let mut v: u32 = 0;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + (c - b'0') as u32;
+    }
+    Some(v)
+}
+
+/// Appends `v` zero-padded to `width` digits.
+pub(crate) fn push_num(out: &mut Vec<u8>, v: u32, width: usize) {
+    let mut buf = [b'0'; 10];
+    let mut i = buf.len();
+    let mut v = v;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let len = buf.len() - i;
+    for _ in len..width {
+        out.push(b'0');
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_validate_calendar() {
+        assert!(Date::parse_ccyymmdd(b"20240229").is_some());
+        assert!(Date::parse_ccyymmdd(b"20230229").is_none());
+        assert!(Date::parse_ccyymmdd(b"19000229").is_none());
+        assert!(Date::parse_ccyymmdd(b"20001301").is_none());
+        assert!(Date::parse_ccyymmdd(b"2000-1-1").is_none());
+        assert_eq!(Date::parse_yymmdd(b"160127"), Date::new(2016, 1, 27));
+    }
+
+    #[test]
+    fn epoch_round_trip() {
+        for days in [-1000i64, 0, 1, 19_000, 20_500, 60_000] {
+            assert_eq!(Date::from_days_since_epoch(days).days_since_epoch(), days);
+        }
+        assert_eq!(Date::new(2026, 11, 16).map(|d| d.days_since_epoch()), Some(20_773));
+        assert_eq!(Date::new(2025, 12, 2).map(|d| d.add_months(12)), Date::new(2026, 12, 2));
+        assert_eq!(Date::new(2024, 1, 31).map(|d| d.add_months(1)), Date::new(2024, 2, 29));
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(Time::parse(b"0734"), Time::new(7, 34, 0, 0));
+        assert_eq!(Time::parse(b"07341155"), Time::new(7, 34, 11, 55));
+        assert!(Time::parse(b"2460").is_none());
+        assert!(Time::parse(b"12345").is_none());
+        let mut v = Vec::new();
+        Time { hour: 7, minute: 58, second: 0, centis: 0 }.write_hhmmssdd(&mut v);
+        assert_eq!(v, b"07580000");
+    }
+}

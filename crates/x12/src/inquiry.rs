@@ -1,0 +1,259 @@
+//! The typed 270 (005010X279A1). Strings borrow from the input; nothing is copied.
+
+use crate::schema::Slot;
+use crate::segment::Segment;
+use serde::Serialize;
+
+/// One NM1: an entity's name and identifier. Empty strings are elements that were not sent.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Name<'a> {
+    /// NM101 entity identifier code (`PR`, `1P`, `IL`...).
+    pub entity: &'a str,
+    /// NM102 `1` person, `2` non-person.
+    pub entity_type: &'a str,
+    /// NM103 last or organization name.
+    pub last: &'a str,
+    pub first: &'a str,
+    pub middle: &'a str,
+    pub suffix: &'a str,
+    /// NM108 identification code qualifier (`PI`, `XX`, `MI`...).
+    pub id_qualifier: &'a str,
+    pub id: &'a str,
+}
+
+pub type Source<'a> = Name<'a>;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Reference<'a> {
+    pub qualifier: &'a str,
+    pub value: &'a str,
+    pub description: &'a str,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Address<'a> {
+    pub line1: &'a str,
+    pub line2: &'a str,
+    pub city: &'a str,
+    pub state: &'a str,
+    pub zip: &'a str,
+    pub country: &'a str,
+    pub country_subdivision: &'a str,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ProviderInfo<'a> {
+    pub code: &'a str,
+    pub qualifier: &'a str,
+    pub id: &'a str,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Receiver<'a> {
+    pub name: Name<'a>,
+    pub references: Vec<Reference<'a>>,
+    pub address: Option<Address<'a>>,
+    pub provider: Option<ProviderInfo<'a>>,
+}
+
+/// TRN: a trace number the information source must echo (TRN01 `1` in, `2` out).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Trace<'a> {
+    pub kind: &'a str,
+    pub reference: &'a str,
+    pub originator: &'a str,
+    pub supplemental: &'a str,
+}
+
+/// DMG as sent. The birth date stays text: whether it is a real date is the eligibility
+/// engine's call (AAA 58), not a syntax error.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Demographics<'a> {
+    pub format: &'a str,
+    pub birth_date: &'a str,
+    pub gender: &'a str,
+}
+
+/// A DTP as sent (`291*D8*20240101` or `291*RD8*20240101-20240131`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct InquiryDate<'a> {
+    pub qualifier: &'a str,
+    pub format: &'a str,
+    pub value: &'a str,
+}
+
+impl InquiryDate<'_> {
+    /// The period as dates, or `None` when the value does not fit its format or is no date.
+    pub fn period(&self) -> Option<(crate::Date, crate::Date)> {
+        let v = self.value.as_bytes();
+        match self.format {
+            "D8" => crate::Date::parse_ccyymmdd(v).map(|d| (d, d)),
+            "RD8" if v.len() == 17 && v[8] == b'-' => {
+                Some((crate::Date::parse_ccyymmdd(&v[..8])?, crate::Date::parse_ccyymmdd(&v[9..])?))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// EQ02 / EB13: a procedure code (`HC|G0439|26`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ProcedureCode<'a> {
+    pub qualifier: &'a str,
+    pub code: &'a str,
+    pub modifiers: Vec<&'a str>,
+}
+
+/// One 2110C loop: what is asked about.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct BenefitInquiry<'a> {
+    pub service_types: Vec<&'a str>,
+    pub procedure: Option<ProcedureCode<'a>>,
+    /// EQ03 coverage level.
+    pub coverage_level: &'a str,
+    /// EQ05 diagnosis code pointers.
+    pub diagnosis_pointers: Vec<&'a str>,
+    /// AMT*R spend-down and AMT*PB billed amounts.
+    pub spend_down: &'a str,
+    pub billed: &'a str,
+    /// III02 facility type code.
+    pub facility_type: &'a str,
+    pub reference: Option<Reference<'a>>,
+    pub date: Option<InquiryDate<'a>>,
+}
+
+/// 2000C/2100C: the subscriber, who under Medicare is always the patient.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Subscriber<'a> {
+    /// HL04 of 2000C.
+    pub child_code: &'a str,
+    pub traces: Vec<Trace<'a>>,
+    pub name: Name<'a>,
+    pub references: Vec<Reference<'a>>,
+    pub address: Option<Address<'a>>,
+    pub provider: Option<ProviderInfo<'a>>,
+    pub demographics: Option<Demographics<'a>>,
+    /// INS17 multiple birth sequence number.
+    pub birth_sequence: &'a str,
+    /// HI: diagnosis codes as (qualifier, code).
+    pub diagnoses: Vec<(&'a str, &'a str)>,
+    pub dates: Vec<InquiryDate<'a>>,
+    pub inquiries: Vec<BenefitInquiry<'a>>,
+}
+
+/// A decoded 270 transaction set.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Inquiry270<'a> {
+    /// ST02.
+    pub control_number: &'a str,
+    /// BHT02 (`13` request, `01` cancellation), BHT03 (submitter's reference), BHT04, BHT05,
+    /// BHT06.
+    pub purpose: &'a str,
+    pub reference: &'a str,
+    pub date: &'a str,
+    pub time: &'a str,
+    pub transaction_type: &'a str,
+    pub source: Source<'a>,
+    pub receiver: Receiver<'a>,
+    pub subscriber: Subscriber<'a>,
+}
+
+/// Fills an [`Inquiry270`] from placed segments. Only called for segments the validator
+/// placed; element syntax has been checked, so values are taken as they are.
+pub(crate) fn apply<'a>(inq: &mut Inquiry270<'a>, slot: Slot, seg: &Segment<'a>) {
+    let (f, _) = seg.fields::<17>();
+    let s = |i: usize| -> &'a str { std::str::from_utf8(f[i]).unwrap_or("") };
+    let name = || Name {
+        entity: s(0),
+        entity_type: s(1),
+        last: s(2),
+        first: s(3),
+        middle: s(4),
+        suffix: s(6),
+        id_qualifier: s(7),
+        id: s(8),
+    };
+    let reference = || Reference { qualifier: s(0), value: s(1), description: s(2) };
+    let provider = || ProviderInfo { code: s(0), qualifier: s(1), id: s(2) };
+    let sub = &mut inq.subscriber;
+    match slot {
+        Slot::St => inq.control_number = s(1),
+        Slot::Bht => {
+            inq.purpose = s(1);
+            inq.reference = s(2);
+            inq.date = s(3);
+            inq.time = s(4);
+            inq.transaction_type = s(5);
+        }
+        Slot::Nm1Source => inq.source = name(),
+        Slot::Nm1Receiver => inq.receiver.name = name(),
+        Slot::RefReceiver => inq.receiver.references.push(reference()),
+        Slot::N3Receiver => set_street(&mut inq.receiver.address, s(0), s(1)),
+        Slot::N4Receiver => set_city(&mut inq.receiver.address, [s(0), s(1), s(2), s(3), s(6)]),
+        Slot::PrvReceiver => inq.receiver.provider = Some(provider()),
+        Slot::Hl2000C => sub.child_code = s(3),
+        Slot::Trn => sub.traces.push(Trace { kind: s(0), reference: s(1), originator: s(2), supplemental: s(3) }),
+        Slot::Nm1Subscriber => sub.name = name(),
+        Slot::RefSubscriber => sub.references.push(reference()),
+        Slot::N3Subscriber => set_street(&mut sub.address, s(0), s(1)),
+        Slot::N4Subscriber => set_city(&mut sub.address, [s(0), s(1), s(2), s(3), s(6)]),
+        Slot::PrvSubscriber => sub.provider = Some(provider()),
+        Slot::Dmg => sub.demographics = Some(Demographics { format: s(0), birth_date: s(1), gender: s(2) }),
+        Slot::Ins => sub.birth_sequence = s(16),
+        Slot::Hi => {
+            for e in seg.elements().take(8) {
+                let mut c = e.components();
+                let q = c.next().and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("");
+                let v = c.next().and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("");
+                if !q.is_empty() {
+                    sub.diagnoses.push((q, v));
+                }
+            }
+        }
+        Slot::DtpSubscriber => sub.dates.push(InquiryDate { qualifier: s(0), format: s(1), value: s(2) }),
+        Slot::Eq => {
+            let mut eq = BenefitInquiry { coverage_level: s(2), ..Default::default() };
+            let e1 = seg.element(1);
+            if !e1.is_empty() {
+                eq.service_types = e1.repetitions().filter_map(|r| std::str::from_utf8(r.raw()).ok()).collect();
+            }
+            let e2 = seg.element(2);
+            if !e2.is_empty() {
+                let mut c = e2.components().map(|b| std::str::from_utf8(b).unwrap_or(""));
+                let qualifier = c.next().unwrap_or("");
+                let code = c.next().unwrap_or("");
+                let modifiers = c.take(4).take_while(|m| !m.is_empty()).collect();
+                eq.procedure = Some(ProcedureCode { qualifier, code, modifiers });
+            }
+            let e5 = seg.element(5);
+            if !e5.is_empty() {
+                eq.diagnosis_pointers =
+                    e5.components().filter_map(|b| std::str::from_utf8(b).ok()).filter(|p| !p.is_empty()).collect();
+            }
+            sub.inquiries.push(eq);
+        }
+        Slot::AmtSpendDown | Slot::AmtBilled | Slot::Iii | Slot::RefInquiry | Slot::DtpInquiry => {
+            if let Some(eq) = sub.inquiries.last_mut() {
+                match slot {
+                    Slot::AmtSpendDown => eq.spend_down = s(1),
+                    Slot::AmtBilled => eq.billed = s(1),
+                    Slot::Iii => eq.facility_type = s(1),
+                    Slot::RefInquiry => eq.reference = Some(reference()),
+                    _ => eq.date = Some(InquiryDate { qualifier: s(0), format: s(1), value: s(2) }),
+                }
+            }
+        }
+        Slot::Se | Slot::Hl2000A | Slot::Hl2000B | Slot::Refused => {}
+    }
+}
+
+fn set_street<'a>(a: &mut Option<Address<'a>>, line1: &'a str, line2: &'a str) {
+    let a = a.get_or_insert_with(Address::default);
+    a.line1 = line1;
+    a.line2 = line2;
+}
+
+fn set_city<'a>(a: &mut Option<Address<'a>>, v: [&'a str; 5]) {
+    let a = a.get_or_insert_with(Address::default);
+    [a.city, a.state, a.zip, a.country, a.country_subdivision] = v;
+}

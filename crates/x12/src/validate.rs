@@ -1,0 +1,485 @@
+//! Walks the segments of one transaction set against the [`schema`](crate::schema) tables and
+//! reports each problem the way a 999 locates it (IK3 segment, IK4 element).
+
+use crate::ack::{ElementError, ElementErrorCode as E, ElementPosition, SegmentError, SegmentErrorCode as S};
+use crate::date::{Date, Time};
+use crate::schema::{El, Entry, LoopDef, SEGMENT_IDS_270, Seg, Slot, TRANSACTION_270, Ty, Usage};
+use crate::segment::Segment;
+
+/// Past this many IK3s a set is hopeless; more would only bloat the 999.
+const MAX_SEGMENT_ERRORS: usize = 100;
+const MAX_DEPTH: usize = 4;
+const MAX_ENTRIES: usize = 16;
+
+#[derive(Clone, Copy)]
+struct Frame {
+    def: &'static LoopDef,
+    /// Index of the entry last matched.
+    idx: usize,
+    counts: [u16; MAX_ENTRIES],
+}
+
+impl Frame {
+    fn new(def: &'static LoopDef) -> Frame {
+        Frame { def, idx: 0, counts: [0; MAX_ENTRIES] }
+    }
+}
+
+/// What the validator learned about one segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Matched {
+    pub slot: Slot,
+    pub loop_id: &'static str,
+}
+
+pub struct SetValidator {
+    stack: [Frame; MAX_DEPTH],
+    depth: usize,
+    position: u32,
+    errors: Vec<SegmentError>,
+    /// After an HL whose level code is unknown, its loop's segments cannot be placed; they are
+    /// passed over until the next HL so one mistake gives one error.
+    skip_until_hl: bool,
+    /// HL01 values of the levels seen, for HL02 parent checks.
+    hl_ids: [u32; 4],
+    hl_count: u32,
+}
+
+impl Default for SetValidator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SetValidator {
+    pub fn new() -> Self {
+        let root = Frame::new(&TRANSACTION_270);
+        SetValidator {
+            stack: [root; MAX_DEPTH],
+            depth: 1,
+            position: 0,
+            errors: Vec::new(),
+            skip_until_hl: false,
+            hl_ids: [0; 4],
+            hl_count: 0,
+        }
+    }
+
+    pub fn into_errors(self) -> Vec<SegmentError> {
+        self.errors
+    }
+
+    /// Records an IK3; returns it for IK4s to be added, or `None` past the cap.
+    fn error(&mut self, id: &[u8], loop_id: &'static str, code: S, detail: String) -> Option<&mut SegmentError> {
+        if self.errors.len() >= MAX_SEGMENT_ERRORS {
+            return None;
+        }
+        self.errors.push(SegmentError {
+            segment_id: String::from_utf8_lossy(&id[..id.len().min(3)]).into_owned(),
+            position: self.position,
+            loop_id: (!loop_id.is_empty()).then(|| loop_id.to_string()),
+            code,
+            context: Vec::new(),
+            elements: Vec::new(),
+            detail,
+        });
+        self.errors.last_mut()
+    }
+
+    /// Places one segment. Returns what it is when it could be placed.
+    pub fn step(&mut self, seg: &Segment<'_>) -> Option<Matched> {
+        self.position += 1;
+        let id = seg.id();
+        if self.skip_until_hl {
+            if id != b"HL" && id != b"SE" {
+                return None;
+            }
+            self.skip_until_hl = false;
+        }
+        // Forward in the current loop, then outward through the enclosing loops.
+        for depth in (0..self.depth).rev() {
+            if let Some(i) = find(&self.stack[depth], seg, true) {
+                self.close_to(depth + 1);
+                return Some(self.enter(depth, i, seg, false));
+            }
+        }
+        // Backward: a segment or loop that already had its turn.
+        for depth in (0..self.depth).rev() {
+            if let Some(i) = find(&self.stack[depth], seg, false) {
+                let frame = self.stack[depth];
+                let entry = &frame.def.entries[i];
+                if entry.child.is_some() {
+                    // Another instance of a loop that may not repeat here (D1: one subscriber).
+                    self.close_to(depth + 1);
+                    return Some(self.enter(depth, i, seg, true));
+                }
+                let loop_id = frame.def.id;
+                self.error(
+                    id,
+                    loop_id,
+                    S::OutOfSequence,
+                    format!("{} is not in proper sequence in loop {}", show(id), show_loop(loop_id)),
+                );
+                return None;
+            }
+        }
+        let loop_id = self.stack[self.depth - 1].def.id;
+        if id == b"HL" {
+            let level = seg.element(3);
+            let code = if level.is_empty() { E::RequiredMissing } else { E::InvalidCode };
+            let bad = printable(level.raw());
+            if let Some(e) = self.error(
+                id,
+                loop_id,
+                S::ElementErrors,
+                "HL03 is not a hierarchical level this transaction uses".into(),
+            ) {
+                e.elements.push(ElementError {
+                    position: ElementPosition::element(3),
+                    reference: Some(735),
+                    code,
+                    bad_value: bad,
+                });
+            }
+            self.skip_until_hl = true;
+            return None;
+        }
+        if SEGMENT_IDS_270.iter().any(|s| s.as_bytes() == id) {
+            self.error(id, loop_id, S::UnexpectedSegment, format!("{} is not expected here", show(id)));
+        } else if looks_like_segment_id(id) {
+            self.error(id, loop_id, S::NotInTransactionSet, format!("{} is not a segment of the 270", show(id)));
+        } else {
+            self.error(id, loop_id, S::UnrecognizedSegmentId, "unrecognized segment identifier".into());
+        }
+        None
+    }
+
+    /// Ends the set: every loop still open is closed and its missing segments reported.
+    pub fn finish(&mut self) {
+        self.close_to(1);
+        let root = self.stack[0];
+        // SE itself is reported by the envelope check (IK5 code 2), not as an IK3.
+        let last = root.def.entries.len() - 1;
+        let from = if root.counts[root.idx] > 0 { root.idx + 1 } else { root.idx };
+        self.report_missing(0, from, last);
+    }
+
+    fn enter(&mut self, depth: usize, i: usize, seg: &Segment<'_>, repeat_of_done_loop: bool) -> Matched {
+        let frame = self.stack[depth];
+        let entry: &'static Entry = &frame.def.entries[i];
+        let id = seg.id();
+        // Required entries passed over on the way to this one.
+        let from = if frame.counts[frame.idx] > 0 { frame.idx + 1 } else { frame.idx };
+        if i > frame.idx || frame.counts[frame.idx] == 0 {
+            self.report_missing(depth, from, i);
+        }
+        let f = &mut self.stack[depth];
+        f.idx = i;
+        f.counts[i] = f.counts[i].saturating_add(1);
+        let count = f.counts[i];
+        let (loop_id, check) = match entry.child {
+            Some(child) => (child.id, child.check_elements),
+            None => (frame.def.id, frame.def.check_elements),
+        };
+        let mut structural = None;
+        if entry.usage == Usage::NotUsed {
+            structural = Some((
+                S::NotUsedSegmentPresent,
+                format!("loop {} is not used by this implementation", show_loop(loop_id)),
+            ));
+        } else if count > entry.max || repeat_of_done_loop {
+            structural = Some(match entry.child {
+                Some(_) => {
+                    (S::LoopOverMaximum, format!("loop {} occurs more than {} time(s)", show_loop(loop_id), entry.max))
+                }
+                None => (S::SegmentOverMaximum, format!("{} occurs more than {} time(s)", show(id), entry.max)),
+            });
+        }
+        if let Some(child) = entry.child {
+            self.depth = depth + 2;
+            let mut nf = Frame::new(child);
+            nf.counts[0] = 1;
+            self.stack[depth + 1] = nf;
+        }
+        let mut elements = Vec::new();
+        if check && structural.is_none() {
+            check_segment(seg, entry.seg, &mut elements);
+        }
+        if entry.seg.id == "HL" && structural.is_none() {
+            self.check_hl(seg, entry.seg.slot, &mut elements);
+        }
+        if let Some((code, detail)) = structural {
+            self.error(id, loop_id, code, detail);
+        } else if !elements.is_empty() {
+            let detail = format!("{} has data element errors", show(id));
+            if let Some(e) = self.error(id, loop_id, S::ElementErrors, detail) {
+                e.elements = elements;
+            }
+        }
+        Matched { slot: entry.seg.slot, loop_id }
+    }
+
+    /// HL01 counts up from 1; HL02 names the parent level's HL01.
+    fn check_hl(&mut self, seg: &Segment<'_>, slot: Slot, out: &mut Vec<ElementError>) {
+        self.hl_count += 1;
+        let (f, _) = seg.fields::<2>();
+        let id = crate::date::digits(f[0]);
+        if id != Some(self.hl_count) && !f[0].is_empty() {
+            out.push(ElementError {
+                position: ElementPosition::element(1),
+                reference: Some(628),
+                code: E::PatternMismatch,
+                bad_value: printable(f[0]),
+            });
+        }
+        let level = match slot {
+            Slot::Hl2000A => 0,
+            Slot::Hl2000B => 1,
+            Slot::Hl2000C => 2,
+            _ => 3,
+        };
+        self.hl_ids[level] = id.unwrap_or(0);
+        if level > 0 && !f[1].is_empty() && crate::date::digits(f[1]) != Some(self.hl_ids[level - 1]) {
+            out.push(ElementError {
+                position: ElementPosition::element(2),
+                reference: Some(734),
+                code: E::PatternMismatch,
+                bad_value: printable(f[1]),
+            });
+        }
+    }
+
+    fn close_to(&mut self, depth: usize) {
+        while self.depth > depth {
+            let top = self.depth - 1;
+            let f = self.stack[top];
+            self.report_missing(top, f.idx + 1, f.def.entries.len());
+            self.depth -= 1;
+        }
+    }
+
+    /// Reports the required entries in `from..to` of the frame at `depth` that never occurred.
+    fn report_missing(&mut self, depth: usize, from: usize, to: usize) {
+        let f = self.stack[depth];
+        for j in from..to.min(f.def.entries.len()) {
+            let e = &f.def.entries[j];
+            if e.usage == Usage::Required && f.counts[j] == 0 {
+                let loop_id = e.child.map_or(f.def.id, |c| c.id);
+                let detail = format!("required {} (loop {}) is missing", e.seg.id, show_loop(loop_id));
+                self.error(e.seg.id.as_bytes(), loop_id, S::RequiredSegmentMissing, detail);
+            }
+        }
+    }
+}
+
+/// Finds the entry of `frame` that `seg` is: forward from the current one, or (when `forward`
+/// is false) among those before it.
+fn find(frame: &Frame, seg: &Segment<'_>, forward: bool) -> Option<usize> {
+    let id = seg.id();
+    let entries = frame.def.entries;
+    // A loop's first segment starts a new instance of that loop in the parent, never a repeat
+    // inside the instance it opened.
+    let first = usize::from(!std::ptr::eq(frame.def, &TRANSACTION_270));
+    let range = if forward { frame.idx.max(first)..entries.len() } else { first..frame.idx };
+    let mut fallback = None;
+    for i in range {
+        let s = entries[i].seg;
+        if s.id.as_bytes() != id {
+            continue;
+        }
+        match s.qualifier {
+            None => return Some(i),
+            Some((n, codes)) => {
+                let q = seg.element(n);
+                if codes.iter().any(|c| c.as_bytes() == q.raw()) {
+                    return Some(i);
+                }
+                // An unknown AMT qualifier still is an AMT of this loop; HL levels are not
+                // guessed (an unknown level code is reported on its own).
+                if s.id != "HL" && fallback.is_none() {
+                    fallback = Some(i);
+                }
+            }
+        }
+    }
+    fallback
+}
+
+fn check_segment(seg: &Segment<'_>, spec: &Seg, out: &mut Vec<ElementError>) {
+    let mut present = 0;
+    for (i, e) in seg.elements().enumerate() {
+        present = i + 1;
+        let pos = (i + 1).min(99) as u8;
+        let Some(def) = spec.elements.get(i) else {
+            out.push(ElementError {
+                position: ElementPosition::element(pos),
+                reference: None,
+                code: E::TooManyElements,
+                bad_value: None,
+            });
+            return;
+        };
+        check_element(e.raw(), seg, def, pos, out);
+    }
+    for (i, def) in spec.elements.iter().enumerate().skip(present) {
+        if def.usage == Usage::Required {
+            out.push(ElementError {
+                position: ElementPosition::element((i + 1) as u8),
+                reference: Some(def.reference),
+                code: E::RequiredMissing,
+                bad_value: None,
+            });
+        }
+    }
+}
+
+fn check_element(raw: &[u8], seg: &Segment<'_>, def: &El, pos: u8, out: &mut Vec<ElementError>) {
+    let d = seg.delimiters();
+    let at = ElementPosition::element(pos);
+    let reference = (def.reference != 0).then_some(def.reference);
+    if raw.is_empty() {
+        if def.usage == Usage::Required {
+            out.push(ElementError { position: at, reference, code: E::RequiredMissing, bad_value: None });
+        }
+        return;
+    }
+    if def.usage == Usage::NotUsed {
+        out.push(ElementError { position: at, reference, code: E::NotUsedPresent, bad_value: None });
+        return;
+    }
+    let repetitions = raw.iter().filter(|&&b| b == d.repetition).count() + 1;
+    if repetitions > def.repeat as usize {
+        out.push(ElementError { position: at, reference, code: E::TooManyRepetitions, bad_value: None });
+        return;
+    }
+    if !def.components.is_empty() {
+        let mut n = 0;
+        for (ci, c) in raw.split(|&b| b == d.component).enumerate() {
+            n = ci + 1;
+            let cpos = ElementPosition { element: pos, component: Some((ci + 1).min(99) as u8), repetition: None };
+            let Some(cdef) = def.components.get(ci) else {
+                out.push(ElementError { position: cpos, reference, code: E::TooManyComponents, bad_value: None });
+                return;
+            };
+            let cref = (cdef.reference != 0).then_some(cdef.reference);
+            if c.is_empty() {
+                if cdef.usage == Usage::Required {
+                    out.push(ElementError {
+                        position: cpos,
+                        reference: cref,
+                        code: E::RequiredMissing,
+                        bad_value: None,
+                    });
+                }
+            } else if cdef.usage == Usage::NotUsed {
+                out.push(ElementError { position: cpos, reference: cref, code: E::NotUsedPresent, bad_value: None });
+            } else if let Some(code) = check_value(c, cdef) {
+                out.push(ElementError { position: cpos, reference: cref, code, bad_value: bad_copy(code, c) });
+            }
+        }
+        for (ci, cdef) in def.components.iter().enumerate().skip(n) {
+            if cdef.usage == Usage::Required {
+                let cpos = ElementPosition { element: pos, component: Some((ci + 1) as u8), repetition: None };
+                out.push(ElementError {
+                    position: cpos,
+                    reference: (cdef.reference != 0).then_some(cdef.reference),
+                    code: E::RequiredMissing,
+                    bad_value: None,
+                });
+            }
+        }
+        return;
+    }
+    if raw.contains(&d.component) {
+        out.push(ElementError { position: at, reference, code: E::TooManyComponents, bad_value: None });
+        return;
+    }
+    if def.repeat > 1 {
+        for (ri, r) in raw.split(|&b| b == d.repetition).enumerate() {
+            let rpos = ElementPosition { element: pos, component: None, repetition: Some((ri + 1).min(99) as u8) };
+            if r.is_empty() {
+                out.push(ElementError { position: rpos, reference, code: E::RequiredMissing, bad_value: None });
+            } else if let Some(code) = check_value(r, def) {
+                out.push(ElementError { position: rpos, reference, code, bad_value: bad_copy(code, r) });
+            }
+        }
+        return;
+    }
+    if let Some(code) = check_value(raw, def) {
+        out.push(ElementError { position: at, reference, code, bad_value: bad_copy(code, raw) });
+    }
+}
+
+/// Checks one non-empty value against its type, length and code list.
+pub(crate) fn check_value(v: &[u8], def: &El) -> Option<E> {
+    if !v.iter().all(|&b| is_x12_char(b)) {
+        return Some(E::InvalidCharacter);
+    }
+    let len = match def.ty {
+        Ty::An | Ty::Id => v.len(),
+        Ty::Dt => {
+            return (v.len() != 8 || Date::parse_ccyymmdd(v).is_none()).then_some(E::InvalidDate);
+        }
+        Ty::Tm => return Time::parse(v).is_none().then_some(E::InvalidTime),
+        Ty::N0 => {
+            let digits = v.strip_prefix(b"-").unwrap_or(v);
+            if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                return Some(E::InvalidCharacter);
+            }
+            digits.len()
+        }
+        Ty::R => {
+            let body = v.strip_prefix(b"-").unwrap_or(v);
+            let dots = body.iter().filter(|&&b| b == b'.').count();
+            if body.is_empty() || dots > 1 || !body.iter().all(|&b| b.is_ascii_digit() || b == b'.') || body == b"." {
+                return Some(E::InvalidCharacter);
+            }
+            body.len() - dots
+        }
+    };
+    if len < def.min as usize {
+        return Some(E::TooShort);
+    }
+    if len > def.max as usize {
+        return Some(E::TooLong);
+    }
+    if !def.codes.is_empty() && !def.codes.iter().any(|c| c.as_bytes() == v) {
+        return Some(E::InvalidCode);
+    }
+    None
+}
+
+/// X12 basic and extended character sets: printable 7-bit ASCII.
+#[inline]
+pub(crate) fn is_x12_char(b: u8) -> bool {
+    (0x20..=0x7e).contains(&b)
+}
+
+fn bad_copy(code: E, v: &[u8]) -> Option<String> {
+    match code {
+        E::InvalidCharacter | E::RequiredMissing => None,
+        _ => printable(v),
+    }
+}
+
+pub(crate) fn printable(v: &[u8]) -> Option<String> {
+    (!v.is_empty() && v.len() <= 99 && v.iter().all(|&b| is_x12_char(b)))
+        .then(|| String::from_utf8_lossy(v).into_owned())
+}
+
+fn looks_like_segment_id(id: &[u8]) -> bool {
+    (2..=3).contains(&id.len())
+        && id[0].is_ascii_uppercase()
+        && id.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+fn show(id: &[u8]) -> String {
+    match printable(id) {
+        Some(s) if s.len() <= 3 => s,
+        _ => "segment".to_string(),
+    }
+}
+
+fn show_loop(id: &str) -> &str {
+    if id.is_empty() { "header" } else { id }
+}

@@ -1,0 +1,509 @@
+//! Bytes out: a segment writer that never emits trailing empty elements, and the writers of the
+//! 270, 271, 999 and TA1 on top of it.
+
+use crate::ack::{Ack999, Ta1};
+use crate::date::{Date, Time, push_num};
+use crate::delimiters::Delimiters;
+use crate::envelope::OutboundEnvelope;
+use crate::inquiry::{Address, Inquiry270, Name, ProcedureCode, Reference};
+
+/// Writes segments into a buffer. Empty elements are held back and only written when a later
+/// element of the same segment has a value, so no segment ends in separators.
+pub struct SegmentWriter<'b> {
+    out: &'b mut Vec<u8>,
+    d: Delimiters,
+    pending: usize,
+    count: u32,
+}
+
+impl<'b> SegmentWriter<'b> {
+    pub fn new(out: &'b mut Vec<u8>, d: Delimiters) -> Self {
+        SegmentWriter { out, d, pending: 0, count: 0 }
+    }
+
+    /// Segments ended since the counter was last reset.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    pub fn reset_count(&mut self) {
+        self.count = 0;
+    }
+
+    pub fn delimiters(&self) -> Delimiters {
+        self.d
+    }
+
+    /// Starts a segment.
+    #[inline]
+    pub fn seg(&mut self, id: &str) -> &mut Self {
+        self.out.extend_from_slice(id.as_bytes());
+        self.pending = 0;
+        self
+    }
+
+    #[inline]
+    fn open(&mut self) {
+        for _ in 0..=self.pending {
+            self.out.push(self.d.element);
+        }
+        self.pending = 0;
+    }
+
+    /// A simple element. Characters a receiver would read as a delimiter, and anything outside
+    /// the X12 character sets, become spaces: data must never change the structure.
+    #[inline]
+    pub fn el(&mut self, v: &str) -> &mut Self {
+        if v.is_empty() {
+            self.pending += 1;
+            return self;
+        }
+        self.open();
+        self.text(v);
+        self
+    }
+
+    #[inline]
+    fn text(&mut self, v: &str) {
+        let d = self.d;
+        let b = v.as_bytes();
+        if b.iter().all(|&c| (0x20..=0x7e).contains(&c) && !d.is_delimiter(c)) {
+            self.out.extend_from_slice(b);
+        } else {
+            self.out.extend(b.iter().map(|&c| if (0x20..=0x7e).contains(&c) && !d.is_delimiter(c) { c } else { b' ' }));
+        }
+    }
+
+    /// An element left empty.
+    #[inline]
+    pub fn skip(&mut self, n: usize) -> &mut Self {
+        self.pending += n;
+        self
+    }
+
+    /// A date element, CCYYMMDD.
+    pub fn date(&mut self, d: Date) -> &mut Self {
+        self.open();
+        d.write_ccyymmdd(self.out);
+        self
+    }
+
+    /// A time element, HHMMSSDD.
+    pub fn time_hhmmssdd(&mut self, t: Time) -> &mut Self {
+        self.open();
+        t.write_hhmmssdd(self.out);
+        self
+    }
+
+    /// Appends bytes to the element being written (the `-` inside an RD8 value).
+    pub(crate) fn append(&mut self, b: &[u8]) -> &mut Self {
+        self.out.extend_from_slice(b);
+        self
+    }
+
+    /// Appends a CCYYMMDD date to the element being written.
+    pub(crate) fn append_date(&mut self, d: Date) -> &mut Self {
+        d.write_ccyymmdd(self.out);
+        self
+    }
+
+    /// A number element.
+    pub fn num(&mut self, n: u32) -> &mut Self {
+        self.open();
+        push_num(self.out, n, 1);
+        self
+    }
+
+    /// A repeated element (EQ01, EB03).
+    pub fn reps<S: AsRef<str>>(&mut self, values: &[S]) -> &mut Self {
+        if values.iter().all(|v| v.as_ref().is_empty()) {
+            self.pending += 1;
+            return self;
+        }
+        self.open();
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self.out.push(self.d.repetition);
+            }
+            self.text(v.as_ref());
+        }
+        self
+    }
+
+    /// A composite element; trailing empty components are dropped.
+    pub fn comp(&mut self, parts: &[&str]) -> &mut Self {
+        let n = parts.iter().rposition(|p| !p.is_empty()).map_or(0, |i| i + 1);
+        if n == 0 {
+            self.pending += 1;
+            return self;
+        }
+        self.open();
+        for (i, p) in parts[..n].iter().enumerate() {
+            if i > 0 {
+                self.out.push(self.d.component);
+            }
+            self.text(p);
+        }
+        self
+    }
+
+    /// Ends the segment.
+    #[inline]
+    pub fn end(&mut self) {
+        self.out.push(self.d.segment);
+        self.pending = 0;
+        self.count += 1;
+    }
+
+    /// The raw buffer, for the fixed-width ISA.
+    fn raw(&mut self) -> &mut Vec<u8> {
+        self.out
+    }
+}
+
+fn pad(out: &mut Vec<u8>, v: &str, width: usize) {
+    let b = v.as_bytes();
+    let n = b.len().min(width);
+    out.extend(b[..n].iter().map(|&c| if (0x20..=0x7e).contains(&c) { c } else { b' ' }));
+    out.extend(std::iter::repeat_n(b' ', width - n));
+}
+
+/// Writes ISA (and GS when `group` names a functional identifier and version), calls `body`
+/// to write the transaction sets, then the trailers.
+pub(crate) fn interchange(
+    out: &mut Vec<u8>,
+    env: &OutboundEnvelope<'_>,
+    group: Option<(&str, &str)>,
+    body: impl FnOnce(&mut SegmentWriter<'_>) -> u32,
+) {
+    let d = env.delimiters;
+    out.reserve(1024);
+    let mut w = SegmentWriter::new(out, d);
+    {
+        let o = w.raw();
+        let e = d.element;
+        o.extend_from_slice(b"ISA");
+        for v in [("00", 2), ("", 10), ("00", 2), ("", 10)] {
+            o.push(e);
+            pad(o, v.0, v.1);
+        }
+        o.push(e);
+        pad(o, env.sender_qualifier, 2);
+        o.push(e);
+        pad(o, env.sender_id, 15);
+        o.push(e);
+        pad(o, env.receiver_qualifier, 2);
+        o.push(e);
+        pad(o, env.receiver_id, 15);
+        o.push(e);
+        env.date.write_yymmdd(o);
+        o.push(e);
+        env.time.write_hhmm(o);
+        o.push(e);
+        o.push(d.repetition);
+        o.push(e);
+        o.extend_from_slice(b"00501");
+        o.push(e);
+        push_num(o, env.control_number % 1_000_000_000, 9);
+        o.push(e);
+        o.push(b'0');
+        o.push(e);
+        o.extend_from_slice(if env.usage == "T" { b"T" } else { b"P" });
+        o.push(e);
+        o.push(d.component);
+        o.push(d.segment);
+    }
+    let groups = match group {
+        Some((functional_id, version)) => {
+            w.seg("GS").el(functional_id).el(env.sender_id).el(env.receiver_id).date(env.date);
+            w.open();
+            env.time.write_hhmmssdd(w.raw());
+            w.num(env.control_number % 1_000_000_000).el("X").el(version).end();
+            let sets = body(&mut w);
+            w.seg("GE").num(sets).num(env.control_number % 1_000_000_000).end();
+            1
+        }
+        None => {
+            body(&mut w);
+            0
+        }
+    };
+    w.seg("IEA").num(groups);
+    w.open();
+    push_num(w.raw(), env.control_number % 1_000_000_000, 9);
+    w.end();
+}
+
+/// ST, then `body`, then SE with the counted segments. Returns nothing; counts itself.
+pub(crate) fn transaction_set(
+    w: &mut SegmentWriter<'_>,
+    id: &str,
+    control: &str,
+    convention: &str,
+    body: impl FnOnce(&mut SegmentWriter<'_>),
+) {
+    w.reset_count();
+    w.seg("ST").el(id).el(control).el(convention).end();
+    body(w);
+    let n = w.count() + 1;
+    w.seg("SE").num(n).el(control).end();
+}
+
+pub(crate) fn write_name(w: &mut SegmentWriter<'_>, n: &Name<'_>) {
+    w.seg("NM1")
+        .el(n.entity)
+        .el(n.entity_type)
+        .el(n.last)
+        .el(n.first)
+        .el(n.middle)
+        .skip(1)
+        .el(n.suffix)
+        .el(n.id_qualifier)
+        .el(n.id)
+        .end();
+}
+
+pub(crate) fn write_ref(w: &mut SegmentWriter<'_>, r: &Reference<'_>) {
+    w.seg("REF").el(r.qualifier).el(r.value).el(r.description).end();
+}
+
+pub(crate) fn write_address(w: &mut SegmentWriter<'_>, a: &Address<'_>) {
+    w.seg("N3").el(a.line1).el(a.line2).end();
+    w.seg("N4").el(a.city).el(a.state).el(a.zip).el(a.country).skip(2).el(a.country_subdivision).end();
+}
+
+pub(crate) fn procedure_parts<'p>(p: &'p ProcedureCode<'_>) -> [&'p str; 6] {
+    let m = |i: usize| p.modifiers.get(i).copied().unwrap_or("");
+    [p.qualifier, p.code, m(0), m(1), m(2), m(3)]
+}
+
+/// Writes a 270 interchange (ISA..IEA) around `inq`. The HL numbering is 1, 2, 3.
+pub fn write_270(inq: &Inquiry270<'_>, env: &OutboundEnvelope<'_>, out: &mut Vec<u8>) {
+    interchange(out, env, Some(("HS", "005010X279A1")), |w| {
+        transaction_set(w, "270", inq.control_number, "005010X279A1", |w| {
+            w.seg("BHT")
+                .el("0022")
+                .el(inq.purpose)
+                .el(inq.reference)
+                .el(inq.date)
+                .el(inq.time)
+                .el(inq.transaction_type)
+                .end();
+            w.seg("HL").el("1").skip(1).el("20").el("1").end();
+            write_name(w, &inq.source);
+            w.seg("HL").el("2").el("1").el("21").el("1").end();
+            let r = &inq.receiver;
+            write_name(w, &r.name);
+            for x in &r.references {
+                write_ref(w, x);
+            }
+            if let Some(a) = &r.address {
+                write_address(w, a);
+            }
+            if let Some(p) = &r.provider {
+                w.seg("PRV").el(p.code).el(p.qualifier).el(p.id).end();
+            }
+            let s = &inq.subscriber;
+            w.seg("HL").el("3").el("2").el("22").el(s.child_code).end();
+            for t in &s.traces {
+                w.seg("TRN").el(t.kind).el(t.reference).el(t.originator).el(t.supplemental).end();
+            }
+            write_name(w, &s.name);
+            for x in &s.references {
+                write_ref(w, x);
+            }
+            if let Some(a) = &s.address {
+                write_address(w, a);
+            }
+            if let Some(p) = &s.provider {
+                w.seg("PRV").el(p.code).el(p.qualifier).el(p.id).end();
+            }
+            if let Some(d) = &s.demographics {
+                w.seg("DMG").el(d.format).el(d.birth_date).el(d.gender).end();
+            }
+            if !s.birth_sequence.is_empty() {
+                w.seg("INS").el("Y").el("18").skip(14).el(s.birth_sequence).end();
+            }
+            if !s.diagnoses.is_empty() {
+                w.seg("HI");
+                for (q, c) in &s.diagnoses {
+                    w.comp(&[q, c]);
+                }
+                w.end();
+            }
+            for d in &s.dates {
+                w.seg("DTP").el(d.qualifier).el(d.format).el(d.value).end();
+            }
+            for eq in &s.inquiries {
+                w.seg("EQ").reps(&eq.service_types);
+                match &eq.procedure {
+                    Some(p) => w.comp(&procedure_parts(p)),
+                    None => w.skip(1),
+                };
+                w.el(eq.coverage_level).skip(1);
+                let ptr = |i: usize| eq.diagnosis_pointers.get(i).copied().unwrap_or("");
+                w.comp(&[ptr(0), ptr(1), ptr(2), ptr(3)]).end();
+                if !eq.spend_down.is_empty() {
+                    w.seg("AMT").el("R").el(eq.spend_down).end();
+                }
+                if !eq.billed.is_empty() {
+                    w.seg("AMT").el("PB").el(eq.billed).end();
+                }
+                if !eq.facility_type.is_empty() {
+                    w.seg("III").el("ZZ").el(eq.facility_type).end();
+                }
+                if let Some(r) = &eq.reference {
+                    write_ref(w, r);
+                }
+                if let Some(d) = &eq.date {
+                    w.seg("DTP").el(d.qualifier).el(d.format).el(d.value).end();
+                }
+            }
+        });
+        1
+    });
+}
+
+impl Ta1 {
+    /// Writes the TA1 interchange: ISA, TA1, IEA with no functional group.
+    pub fn write(&self, env: &OutboundEnvelope<'_>, out: &mut Vec<u8>) {
+        interchange(out, env, None, |w| {
+            w.seg("TA1").el(&self.control_number);
+            // An unreadable ISA has no date or time to quote: the TA1 then carries its own.
+            if self.date.is_empty() {
+                w.open();
+                env.date.write_yymmdd(w.raw());
+            } else {
+                w.el(&self.date);
+            }
+            if self.time.is_empty() {
+                w.open();
+                env.time.write_hhmm(w.raw());
+            } else {
+                w.el(&self.time);
+            }
+            w.el("R").el(self.code.code()).end();
+            0
+        });
+    }
+}
+
+impl Ack999 {
+    /// Writes the 999 interchange (005010X231A1).
+    pub fn write(&self, env: &OutboundEnvelope<'_>, out: &mut Vec<u8>) {
+        interchange(out, env, Some(("FA", "005010X231A1")), |w| {
+            transaction_set(w, "999", "0001", "005010X231A1", |w| {
+                w.seg("AK1")
+                    .el(&self.functional_id)
+                    .el(&self.group_control_number)
+                    .el(self.version.as_deref().unwrap_or(""))
+                    .end();
+                for set in &self.sets {
+                    w.seg("AK2")
+                        .el(&set.set_id)
+                        .el(&set.control_number)
+                        .el(set.convention.as_deref().unwrap_or(""))
+                        .end();
+                    for e in &set.segments {
+                        w.seg("IK3").el(&e.segment_id);
+                        w.open();
+                        push_num(w.raw(), e.position, 1);
+                        w.el(loop_code(e.loop_id.as_deref())).el(e.code.code()).end();
+                        for c in &e.context {
+                            w.seg("CTX").comp(&[&c.name, c.reference.as_deref().unwrap_or("")]);
+                            w.el(c.segment_id.as_deref().unwrap_or(""));
+                            match c.segment_position {
+                                Some(p) => w.num(p),
+                                None => w.skip(1),
+                            };
+                            w.el(loop_code(c.loop_id.as_deref())).end();
+                        }
+                        for el in &e.elements {
+                            let mut pos = [String::new(), String::new(), String::new()];
+                            pos[0] = el.position.element.to_string();
+                            if let Some(c) = el.position.component {
+                                pos[1] = c.to_string();
+                            }
+                            if let Some(r) = el.position.repetition {
+                                pos[2] = r.to_string();
+                            }
+                            w.seg("IK4").comp(&[&pos[0], &pos[1], &pos[2]]);
+                            match el.reference {
+                                Some(r) => w.num(r as u32),
+                                None => w.skip(1),
+                            };
+                            w.el(el.code.code()).el(el.bad_value.as_deref().unwrap_or("")).end();
+                        }
+                    }
+                    w.seg("IK5").el(set.code.code());
+                    for c in set.errors.iter().take(5) {
+                        w.el(c.code());
+                    }
+                    w.end();
+                }
+                w.seg("AK9").el(self.code.code()).num(self.included).num(self.received).num(self.accepted);
+                for c in self.errors.iter().take(5) {
+                    w.el(c.code());
+                }
+                w.end();
+            });
+            1
+        });
+    }
+}
+
+/// IK303/CTX04 carry a Loop Identifier Code (data element 447), which is at most four
+/// characters: the TR3 loop `2100C` is reported as `2100`.
+fn loop_code(id: Option<&str>) -> &str {
+    let id = id.unwrap_or("");
+    &id[..id.len().min(4)]
+}
+
+/// Formats a money amount the way the CMS samples do: no leading zero, no trailing zeros
+/// (`1736`, `144.5`, `.2`, `0`).
+pub fn format_decimal(value: f64) -> String {
+    if !value.is_finite() {
+        return "0".into();
+    }
+    let s = format!("{:.2}", value);
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    let s = if let Some(rest) = s.strip_prefix("0.") {
+        format!(".{rest}")
+    } else if let Some(rest) = s.strip_prefix("-0.") {
+        format!("-.{rest}")
+    } else {
+        s.to_string()
+    };
+    if s.is_empty() || s == "-" { "0".into() } else { s }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailing_empties_are_dropped() {
+        let mut out = Vec::new();
+        let mut w = SegmentWriter::new(&mut out, Delimiters::default());
+        w.seg("EB").el("1").skip(1).reps(&["30", "42"]).el("MA").el("").el("").end();
+        w.seg("NM1").el("PR").el("2").el("CMS").skip(2).el("").skip(1).el("PI").el("CMS").end();
+        assert_eq!(out, b"EB*1**30^42*MA~NM1*PR*2*CMS*****PI*CMS~");
+    }
+
+    #[test]
+    fn delimiters_in_data_become_spaces() {
+        let mut out = Vec::new();
+        let mut w = SegmentWriter::new(&mut out, Delimiters::default());
+        w.seg("N3").el("12*MAIN~ST^A|B").end();
+        assert_eq!(out, b"N3*12 MAIN ST A B~");
+    }
+
+    #[test]
+    fn decimals() {
+        assert_eq!(format_decimal(1736.0), "1736");
+        assert_eq!(format_decimal(144.5), "144.5");
+        assert_eq!(format_decimal(0.2), ".2");
+        assert_eq!(format_decimal(0.0), "0");
+        assert_eq!(format_decimal(209.5), "209.5");
+    }
+}
