@@ -315,7 +315,8 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
     {
         return Checked::Accepted { interchange: header, group, transaction };
     }
-    let accepted = u32::from(set_ok);
+    // A group of an unsupported functional id is not read at all: none of its sets is accepted.
+    let accepted = u32::from(set_ok && !group_errors.contains(&GroupErrorCode::NotSupported));
     let ack = Ack999 {
         functional_id: printable_or(group.functional_id.as_bytes(), R::FUNCTIONAL_ID),
         group_control_number: printable_or(group.control_number.as_bytes(), "0"),

@@ -251,9 +251,9 @@ impl<'e> OutboundEnvelope<'e> {
     ) -> OutboundEnvelope<'e> {
         OutboundEnvelope {
             delimiters: header.delimiters,
-            sender_qualifier: header.receiver_qualifier,
+            sender_qualifier: valid_qualifier(header.receiver_qualifier),
             sender_id: header.receiver_id,
-            receiver_qualifier: header.sender_qualifier,
+            receiver_qualifier: valid_qualifier(header.sender_qualifier),
             receiver_id: header.sender_id,
             date,
             time,
@@ -261,4 +261,10 @@ impl<'e> OutboundEnvelope<'e> {
             usage: if header.usage == "T" { "T" } else { "P" },
         }
     }
+}
+
+/// A qualifier fit to write back: an invalid one (the very fault a TA1 may be reporting) becomes
+/// `ZZ`, mutually defined, so that the answer's own ISA stays valid.
+fn valid_qualifier(q: &str) -> &str {
+    if ID_QUALIFIERS.contains(&q) { q } else { "ZZ" }
 }

@@ -483,7 +483,9 @@ pub static LOOP_2100C: LoopDef = LoopDef {
         seg(&INS_2100C, Situational, 1),
         seg(&HI_2100C, Situational, 1),
         seg(&DTP_2100C, Situational, 2),
-        lp(&EQ_2110C, Situational, 99, &LOOP_2110C),
+        // The TR3 makes 2110C situational: "required when the subscriber is the patient". Under
+        // D1 there is no 2000D, so the subscriber always is the patient and the loop is required.
+        lp(&EQ_2110C, Required, 99, &LOOP_2110C),
     ],
 };
 pub static LOOP_2000C: LoopDef = LoopDef {

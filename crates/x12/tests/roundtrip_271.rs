@@ -1,6 +1,8 @@
 //! Every 271 shape of `hets-271-domain.md` §3, built from the typed model, written, read back
 //! and written again: the bytes must be identical, and the judge sees each one.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 mod support;
 
 use x12::{
