@@ -161,8 +161,10 @@ pub struct Inquiry270<'a> {
 /// Fills an [`Inquiry270`] from placed segments. Only called for segments the validator
 /// placed; element syntax has been checked, so values are taken as they are.
 pub(crate) fn apply<'a>(inq: &mut Inquiry270<'a>, slot: Slot, seg: &Segment<'a>) {
-    let (f, _) = seg.fields::<17>();
-    let s = |i: usize| -> &'a str { std::str::from_utf8(f[i]).unwrap_or("") };
+    // Nine covers every element read below but INS17; a wider array costs a copy per segment.
+    let mut f: [&'a str; 9] = [""; 9];
+    fill_text(seg, &mut f);
+    let s = |i: usize| -> &'a str { f[i] };
     let name = || Name {
         entity: s(0),
         entity_type: s(1),
@@ -199,7 +201,7 @@ pub(crate) fn apply<'a>(inq: &mut Inquiry270<'a>, slot: Slot, seg: &Segment<'a>)
         Slot::N4Subscriber => set_city(&mut sub.address, [s(0), s(1), s(2), s(3), s(6)]),
         Slot::PrvSubscriber => sub.provider = Some(provider()),
         Slot::Dmg => sub.demographics = Some(Demographics { format: s(0), birth_date: s(1), gender: s(2) }),
-        Slot::Ins => sub.birth_sequence = s(16),
+        Slot::Ins => sub.birth_sequence = std::str::from_utf8(seg.element(17).raw()).unwrap_or(""),
         Slot::Hi => {
             for e in seg.elements().take(8) {
                 let mut c = e.components();
@@ -244,6 +246,25 @@ pub(crate) fn apply<'a>(inq: &mut Inquiry270<'a>, slot: Slot, seg: &Segment<'a>)
             }
         }
         Slot::Se | Slot::Hl2000A | Slot::Hl2000B | Slot::Refused => {}
+    }
+}
+
+/// The first elements of `seg` as text. One UTF-8 check for the whole segment instead of one per
+/// element: this runs for every segment of every request.
+fn fill_text<'a>(seg: &Segment<'a>, out: &mut [&'a str]) {
+    let sep = seg.delimiters().element;
+    match std::str::from_utf8(seg.raw()) {
+        Ok(text) if sep.is_ascii() => {
+            for (slot, part) in out.iter_mut().zip(text.split(char::from(sep)).skip(1)) {
+                *slot = part;
+            }
+        }
+        // Bytes outside UTF-8 were reported by the validator; keep what reads as text.
+        _ => {
+            for (slot, e) in out.iter_mut().zip(seg.elements()) {
+                *slot = std::str::from_utf8(e.raw()).unwrap_or("");
+            }
+        }
     }
 }
 

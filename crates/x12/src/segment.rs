@@ -3,6 +3,13 @@
 use crate::Delimiters;
 use memchr::memchr;
 
+/// The first `b` in `hay`. Elements and components are a few bytes long, where a plain loop
+/// beats `memchr`'s vector set-up; segments are found with `memchr` over the whole input.
+#[inline]
+fn find_byte(b: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&x| x == b)
+}
+
 /// One segment: its bytes (without the terminator), the delimiters, and where it starts.
 #[derive(Clone, Copy, Debug)]
 pub struct Segment<'a> {
@@ -32,7 +39,7 @@ impl<'a> Segment<'a> {
 
     /// The segment identifier (the bytes before the first element separator).
     pub fn id(&self) -> &'a [u8] {
-        match memchr(self.delims.element, self.raw) {
+        match find_byte(self.delims.element, self.raw) {
             Some(i) => &self.raw[..i],
             None => self.raw,
         }
@@ -40,7 +47,7 @@ impl<'a> Segment<'a> {
 
     /// Iterates the data elements after the id: element 1, 2, ...
     pub fn elements(&self) -> ElementIter<'a> {
-        let rest = memchr(self.delims.element, self.raw).map(|i| &self.raw[i + 1..]);
+        let rest = find_byte(self.delims.element, self.raw).map(|i| &self.raw[i + 1..]);
         ElementIter { rest, sep: self.delims.element, delims: self.delims }
     }
 
@@ -51,6 +58,21 @@ impl<'a> Segment<'a> {
 
     /// Splits into a fixed array of the first `N` elements (absent ones empty) and the number of
     /// elements actually present. No allocation.
+    /// Fills `out` with the first `out.len()` elements (absent ones empty) and returns the number
+    /// of elements present. The in-place form of [`Segment::fields`] for hot paths.
+    #[inline]
+    pub fn fill(&self, out: &mut [&'a [u8]]) -> usize {
+        let mut count = 0;
+        for (i, e) in self.elements().enumerate() {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = e.raw;
+            }
+            count = i + 1;
+        }
+        count
+    }
+
+    #[inline]
     pub fn fields<const N: usize>(&self) -> ([&'a [u8]; N], usize) {
         let mut out: [&'a [u8]; N] = [b""; N];
         let mut count = 0;
@@ -104,7 +126,7 @@ impl<'a> Iterator for ElementIter<'a> {
     #[inline]
     fn next(&mut self) -> Option<Element<'a>> {
         let rest = self.rest?;
-        match memchr(self.sep, rest) {
+        match find_byte(self.sep, rest) {
             Some(i) => {
                 self.rest = Some(&rest[i + 1..]);
                 Some(Element { raw: &rest[..i], delims: self.delims })
@@ -121,7 +143,7 @@ fn split(raw: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
     let mut rest = Some(raw);
     std::iter::from_fn(move || {
         let r = rest?;
-        match memchr(sep, r) {
+        match find_byte(sep, r) {
             Some(i) => {
                 rest = Some(&r[i + 1..]);
                 Some(&r[..i])

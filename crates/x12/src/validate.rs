@@ -144,7 +144,7 @@ impl SetValidator {
             self.skip_until_hl = true;
             return None;
         }
-        if SEGMENT_IDS_270.iter().any(|s| s.as_bytes() == id) {
+        if crate::codes::in_list(SEGMENT_IDS_270, id) {
             self.error(id, loop_id, S::UnexpectedSegment, format!("{} is not expected here", show(id)));
         } else if looks_like_segment_id(id) {
             self.error(id, loop_id, S::NotInTransactionSet, format!("{} is not a segment of the 270", show(id)));
@@ -284,14 +284,14 @@ fn find(frame: &Frame, seg: &Segment<'_>, forward: bool) -> Option<usize> {
     let mut fallback = None;
     for i in range {
         let s = entries[i].seg;
-        if s.id.as_bytes() != id {
+        if !crate::codes::short_eq(s.id.as_bytes(), id) {
             continue;
         }
         match s.qualifier {
             None => return Some(i),
             Some((n, codes)) => {
                 let q = seg.element(n);
-                if codes.iter().any(|c| c.as_bytes() == q.raw()) {
+                if crate::codes::in_list(codes, q.raw()) {
                     return Some(i);
                 }
                 // An unknown AMT qualifier still is an AMT of this loop; HL levels are not
@@ -305,7 +305,30 @@ fn find(frame: &Frame, seg: &Segment<'_>, forward: bool) -> Option<usize> {
     fallback
 }
 
+/// What one pass over a segment's bytes tells about all its elements, so that the common case
+/// (printable, no repetitions, no composites) skips the per-value scans.
+#[derive(Clone, Copy)]
+struct Scan {
+    printable: bool,
+    repetition: bool,
+    component: bool,
+}
+
+impl Scan {
+    fn of(seg: &Segment<'_>) -> Scan {
+        let d = seg.delimiters();
+        let (mut printable, mut repetition, mut component) = (true, false, false);
+        for &b in seg.raw() {
+            printable &= is_x12_char(b);
+            repetition |= b == d.repetition;
+            component |= b == d.component;
+        }
+        Scan { printable, repetition, component }
+    }
+}
+
 fn check_segment(seg: &Segment<'_>, spec: &Seg, out: &mut Vec<ElementError>) {
+    let scan = Scan::of(seg);
     let mut present = 0;
     for (i, e) in seg.elements().enumerate() {
         present = i + 1;
@@ -319,7 +342,7 @@ fn check_segment(seg: &Segment<'_>, spec: &Seg, out: &mut Vec<ElementError>) {
             });
             return;
         };
-        check_element(e.raw(), seg, def, pos, out);
+        check_element(e.raw(), seg, scan, def, pos, out);
     }
     for (i, def) in spec.elements.iter().enumerate().skip(present) {
         if def.usage == Usage::Required {
@@ -333,7 +356,7 @@ fn check_segment(seg: &Segment<'_>, spec: &Seg, out: &mut Vec<ElementError>) {
     }
 }
 
-fn check_element(raw: &[u8], seg: &Segment<'_>, def: &El, pos: u8, out: &mut Vec<ElementError>) {
+fn check_element(raw: &[u8], seg: &Segment<'_>, scan: Scan, def: &El, pos: u8, out: &mut Vec<ElementError>) {
     let d = seg.delimiters();
     let at = ElementPosition::element(pos);
     let reference = (def.reference != 0).then_some(def.reference);
@@ -347,7 +370,7 @@ fn check_element(raw: &[u8], seg: &Segment<'_>, def: &El, pos: u8, out: &mut Vec
         out.push(ElementError { position: at, reference, code: E::NotUsedPresent, bad_value: None });
         return;
     }
-    let repetitions = raw.iter().filter(|&&b| b == d.repetition).count() + 1;
+    let repetitions = if scan.repetition { raw.iter().filter(|&&b| b == d.repetition).count() + 1 } else { 1 };
     if repetitions > def.repeat as usize {
         out.push(ElementError { position: at, reference, code: E::TooManyRepetitions, bad_value: None });
         return;
@@ -373,7 +396,7 @@ fn check_element(raw: &[u8], seg: &Segment<'_>, def: &El, pos: u8, out: &mut Vec
                 }
             } else if cdef.usage == Usage::NotUsed {
                 out.push(ElementError { position: cpos, reference: cref, code: E::NotUsedPresent, bad_value: None });
-            } else if let Some(code) = check_value(c, cdef) {
+            } else if let Some(code) = check_value(c, cdef, scan.printable) {
                 out.push(ElementError { position: cpos, reference: cref, code, bad_value: bad_copy(code, c) });
             }
         }
@@ -390,7 +413,7 @@ fn check_element(raw: &[u8], seg: &Segment<'_>, def: &El, pos: u8, out: &mut Vec
         }
         return;
     }
-    if raw.contains(&d.component) {
+    if scan.component && raw.contains(&d.component) {
         out.push(ElementError { position: at, reference, code: E::TooManyComponents, bad_value: None });
         return;
     }
@@ -399,20 +422,21 @@ fn check_element(raw: &[u8], seg: &Segment<'_>, def: &El, pos: u8, out: &mut Vec
             let rpos = ElementPosition { element: pos, component: None, repetition: Some((ri + 1).min(99) as u8) };
             if r.is_empty() {
                 out.push(ElementError { position: rpos, reference, code: E::RequiredMissing, bad_value: None });
-            } else if let Some(code) = check_value(r, def) {
+            } else if let Some(code) = check_value(r, def, scan.printable) {
                 out.push(ElementError { position: rpos, reference, code, bad_value: bad_copy(code, r) });
             }
         }
         return;
     }
-    if let Some(code) = check_value(raw, def) {
+    if let Some(code) = check_value(raw, def, scan.printable) {
         out.push(ElementError { position: at, reference, code, bad_value: bad_copy(code, raw) });
     }
 }
 
-/// Checks one non-empty value against its type, length and code list.
-pub(crate) fn check_value(v: &[u8], def: &El) -> Option<E> {
-    if !v.iter().all(|&b| is_x12_char(b)) {
+/// Checks one non-empty value against its type, length and code list. `printable` says the
+/// caller has already seen that every byte is an X12 character.
+pub(crate) fn check_value(v: &[u8], def: &El, printable: bool) -> Option<E> {
+    if !printable && !v.iter().all(|&b| is_x12_char(b)) {
         return Some(E::InvalidCharacter);
     }
     let len = match def.ty {
@@ -443,7 +467,7 @@ pub(crate) fn check_value(v: &[u8], def: &El) -> Option<E> {
     if len > def.max as usize {
         return Some(E::TooLong);
     }
-    if !def.codes.is_empty() && !def.codes.iter().any(|c| c.as_bytes() == v) {
+    if !def.codes.is_empty() && !crate::codes::in_list(def.codes, v) {
         return Some(E::InvalidCode);
     }
     None
