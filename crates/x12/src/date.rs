@@ -1,7 +1,8 @@
 //! X12 dates (DT) and times (TM), validated by hand: the crate needs no calendar library for
 //! CCYYMMDD and HHMM[SS[DD]].
 
-use serde::{Serialize, Serializer};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// A calendar date (proleptic Gregorian), as X12 DT carries it.
@@ -115,9 +116,23 @@ impl fmt::Display for Date {
     }
 }
 
+/// `YYYY-MM-DD` in human-readable formats (JSON, TOML); days since 1970-01-01 in binary ones,
+/// where a stored beneficiary carries dozens of dates.
 impl Serialize for Date {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        if s.is_human_readable() { s.collect_str(self) } else { s.serialize_i32(self.days_since_epoch() as i32) }
+    }
+}
+
+impl<'de> Deserialize<'de> for Date {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
+        if d.is_human_readable() {
+            let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+            Date::parse_iso(&s).ok_or_else(|| D::Error::custom(format!("`{s}` is not a YYYY-MM-DD date")))
+        } else {
+            let days = i32::deserialize(d)?;
+            Ok(Date::from_days_since_epoch(i64::from(days)))
+        }
     }
 }
 

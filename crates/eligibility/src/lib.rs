@@ -1,0 +1,12 @@
+//! Medicare eligibility: from a decoded 270 and the facts the store found, the 271 to answer.
+//!
+//! The crate is pure. It does no I/O and reads no clock: the caller hands it the inquiry, the
+//! records, the release in force and the transaction instant, and gets back a decision. That is
+//! what makes a past answer reproducible (replay a 270 at a past instant) and the engine testable
+//! without a database.
+#![forbid(unsafe_code)]
+
+pub mod ids;
+pub mod model;
+
+pub use model::*;
