@@ -7,6 +7,11 @@
 #![forbid(unsafe_code)]
 
 pub mod ids;
+mod instant;
 pub mod model;
+pub mod names;
+pub mod release;
 
+pub use instant::{Instant, InstantError};
 pub use model::*;
+pub use release::{PpvMode, Release, Releases};
