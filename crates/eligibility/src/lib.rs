@@ -6,12 +6,18 @@
 //! without a database.
 #![forbid(unsafe_code)]
 
+mod benefits;
+pub mod engine;
 pub mod ids;
 mod instant;
 pub mod model;
 pub mod names;
 pub mod release;
 
+pub use benefits::{PART_A_TYPES, PART_B_TYPES};
+pub use engine::{
+    AaaHit, AaaLoop, Context, Decision, Facts, Keys, RelationshipState, Settings, decide, keys, unavailable,
+};
 pub use instant::{Instant, InstantError};
 pub use model::*;
 pub use release::{PpvMode, Release, Releases};

@@ -1,0 +1,527 @@
+//! The 2110C loops of a full 271 (decision D5): the 2014 CMS sample shapes of the domain file's
+//! §3, in the sample's order: inactive periods, non-covered, Part A, Part B, preventive, therapy
+//! and rehabilitation, home health, hospice, ESRD, blood, Part D, Medicare Advantage, MSP, QMB.
+
+use crate::release::{FrequencyRule, PpvMode, PreventiveService};
+use crate::{Address, Beneficiary, CostSharing, Period, Release, YearUsage};
+use x12::{Benefit, Contact, Date, DateValue, Eb, HealthCareDelivery, Inquiry270, RelatedEntity, ResponseAddress};
+use x12::{ResponseDate, ResponseName, ResponseReference, format_decimal};
+
+pub(crate) struct Input<'a> {
+    pub inquiry: &'a Inquiry270<'a>,
+    pub beneficiary: &'a Beneficiary,
+    pub cost_sharing: &'a [CostSharing],
+    pub release: &'a Release,
+    pub today: Date,
+    pub from: Date,
+    pub to: Date,
+}
+
+/// EB03 of active Part A (the CMS sample's list).
+pub const PART_A_TYPES: &[&str] =
+    &["30", "10", "42", "45", "48", "49", "69", "76", "83", "A5", "A7", "AG", "BT", "BU", "BV"];
+/// EB03 of active Part B (the CMS sample's list).
+pub const PART_B_TYPES: &[&str] = &[
+    "30", "2", "3", "5", "10", "14", "23", "24", "25", "26", "27", "28", "33", "36", "37", "38", "39", "40", "42",
+    "50", "51", "52", "53", "67", "69", "73", "76", "83", "86", "98", "A4", "A6", "A8", "AD", "AE", "AF", "AI", "AJ",
+    "AK", "AL", "BF", "BG", "BT", "BU", "BV", "DM", "UC",
+];
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+/// A small builder for one 2110C loop.
+struct B(Benefit);
+
+impl B {
+    fn new(info: &str, types: &[&str], insurance: &str) -> B {
+        B(Benefit {
+            eb: Eb {
+                info: info.into(),
+                service_types: strings(types),
+                insurance_type: insurance.into(),
+                ..Eb::default()
+            },
+            ..Benefit::default()
+        })
+    }
+    fn period(mut self, p: &str) -> B {
+        self.0.eb.period = p.into();
+        self
+    }
+    fn amount(mut self, a: f64) -> B {
+        self.0.eb.amount = format_decimal(a);
+        self
+    }
+    fn percent(mut self, p: f64) -> B {
+        self.0.eb.percent = format_decimal(p);
+        self
+    }
+    fn quantity(mut self, q: &str, n: u32) -> B {
+        self.0.eb.quantity_qualifier = q.into();
+        self.0.eb.quantity = n.to_string();
+        self
+    }
+    fn plan(mut self, d: String) -> B {
+        self.0.eb.plan_description = d;
+        self
+    }
+    fn hcpcs(mut self, code: &str) -> B {
+        self.0.eb.procedure = vec!["HC".into(), code.into()];
+        self
+    }
+    fn on(mut self, qualifier: &str, d: Date) -> B {
+        self.0.dates.push(ResponseDate::single(qualifier, d));
+        self
+    }
+    fn during(mut self, qualifier: &str, from: Date, to: Date) -> B {
+        self.0.dates.push(ResponseDate::range(qualifier, from, to));
+        self
+    }
+    /// D8 when the period is open, RD8 when it has ended.
+    fn spanning(mut self, qualifier: &str, from: Date, to: Option<Date>) -> B {
+        self.0.dates.push(ResponseDate {
+            qualifier: qualifier.into(),
+            value: match to {
+                Some(to) => DateValue::Range(from, to),
+                None => DateValue::Single(from),
+            },
+        });
+        self
+    }
+    /// HSD: [qualifier, quantity, unit, modulus, period, periods].
+    fn hsd(mut self, h: [&str; 6]) -> B {
+        self.0.deliveries.push(HealthCareDelivery {
+            quantity_qualifier: h[0].into(),
+            quantity: h[1].into(),
+            unit: h[2].into(),
+            sample_modulus: h[3].into(),
+            period: h[4].into(),
+            periods: h[5].into(),
+            ..HealthCareDelivery::default()
+        });
+        self
+    }
+    fn msg(mut self, m: &str) -> B {
+        self.0.messages.push(m.into());
+        self
+    }
+    fn reference(mut self, q: &str, v: &str) -> B {
+        self.0.references.push(ResponseReference { qualifier: q.into(), value: v.into() });
+        self
+    }
+    fn related(mut self, r: RelatedEntity) -> B {
+        self.0.related.push(r);
+        self
+    }
+}
+
+fn provider(npi: &str) -> RelatedEntity {
+    RelatedEntity {
+        name: ResponseName {
+            entity: "1P".into(),
+            entity_type: "2".into(),
+            id_qualifier: "XX".into(),
+            id: npi.into(),
+            ..ResponseName::default()
+        },
+        ..RelatedEntity::default()
+    }
+}
+
+fn address(a: &Address) -> ResponseAddress {
+    ResponseAddress {
+        line1: a.line1.clone(),
+        line2: a.line2.clone().unwrap_or_default(),
+        city: a.city.clone(),
+        state: a.state.clone(),
+        zip: a.zip.clone(),
+    }
+}
+
+/// A plan or primary payer (2120C NM1*PRP) with its address and contact numbers.
+fn payer(name: &str, addr: Option<&Address>, phone: Option<&str>, website: Option<&str>) -> RelatedEntity {
+    let mut numbers = Vec::new();
+    if let Some(p) = phone {
+        numbers.push(("TE".to_string(), p.to_string()));
+    }
+    if let Some(w) = website {
+        numbers.push(("UR".to_string(), w.to_string()));
+    }
+    RelatedEntity {
+        name: ResponseName {
+            entity: "PRP".into(),
+            entity_type: "2".into(),
+            last: name.into(),
+            ..ResponseName::default()
+        },
+        address: addr.map(address),
+        contacts: if numbers.is_empty() {
+            Vec::new()
+        } else {
+            vec![Contact { function: "IC".into(), name: String::new(), numbers }]
+        },
+    }
+}
+
+fn year_bounds(year: u16) -> (Date, Date) {
+    // Years come from valid dates, so January 1 and December 31 exist.
+    let first = Date::new(year, 1, 1).unwrap_or(Date { year, month: 1, day: 1 });
+    let last = Date::new(year, 12, 31).unwrap_or(Date { year, month: 12, day: 31 });
+    (first, last)
+}
+
+fn overlapping(periods: &[Period], from: Date, to: Date) -> Option<&Period> {
+    periods.iter().find(|p| p.overlaps(from, to))
+}
+
+pub(crate) fn assemble(i: &Input<'_>) -> Vec<Benefit> {
+    let b = i.beneficiary;
+    let mut out: Vec<B> = Vec::new();
+    let part_a = overlapping(&b.part_a, i.from, i.to);
+    let part_b = overlapping(&b.part_b, i.from, i.to);
+
+    // Inactive: the parts of the inquiry period no Part A or Part B period covers.
+    for (from, to) in gaps(&b.part_a, &b.part_b, i.from, i.to) {
+        if part_a.is_some() || part_b.is_some() {
+            out.push(B::new("6", &["30"], "").during("307", from, to));
+        }
+    }
+    // Entitlements that do not reach the inquiry period: ended ones with their dates, others
+    // (not begun, never held) alone.
+    for (periods, active, insurance) in [(&b.part_a, part_a, "MA"), (&b.part_b, part_b, "MB")] {
+        if active.is_some() {
+            continue;
+        }
+        let ended: Vec<&Period> = periods.iter().filter(|p| p.to.is_some_and(|t| t < i.from)).collect();
+        if ended.is_empty() {
+            out.push(B::new("6", &["30"], insurance));
+        }
+        for p in ended {
+            out.push(B::new("6", &["30"], insurance).during("307", p.from, p.to.unwrap_or(p.from)));
+        }
+    }
+    if part_a.is_some() || part_b.is_some() {
+        out.push(B::new("I", &["41", "54"], ""));
+        out.push(B::new("1", &["88"], ""));
+    }
+
+    let year = i.to.year;
+    let cost = i.cost_sharing.iter().filter(|c| c.year <= year).max_by_key(|c| c.year);
+    let default_usage = YearUsage { year, ..YearUsage::default() };
+    let usage = b.usage.iter().find(|u| u.year == year).unwrap_or(&default_usage);
+    let (jan1, dec31) = year_bounds(year);
+
+    if let Some(p) = part_a {
+        out.push(B::new("1", PART_A_TYPES, "MA").spanning("291", p.from, p.to));
+        if let Some(c) = cost {
+            part_a_cost_sharing(&mut out, b, c, jan1, dec31);
+        }
+    }
+    if let Some(p) = part_b {
+        out.push(B::new("1", PART_B_TYPES, "MB").spanning("291", p.from, p.to));
+        if let Some(c) = cost {
+            part_b_cost_sharing(&mut out, c, usage, jan1, dec31);
+        }
+        preventive(&mut out, i, p, cost, jan1, dec31);
+        if let Some(c) = cost {
+            therapy(&mut out, c, usage, jan1, dec31);
+        }
+    }
+    home_health(&mut out, i);
+    hospice(&mut out, i);
+    for e in &b.esrd {
+        let mut eb = B::new("D", &[e.dialysis_method.as_str()], "MB").on("356", e.from);
+        if let Some(d) = e.transplant_discharge {
+            eb = eb.on("096", d);
+        }
+        out.push(eb);
+    }
+    if part_b.is_some()
+        && let Some(c) = cost
+    {
+        let left = u32::from(c.blood_deductible_pints.saturating_sub(usage.blood_pints_used));
+        out.push(
+            B::new("E", &["10"], "")
+                .period("23")
+                .quantity("DB", u32::from(c.blood_deductible_pints))
+                .hsd(["FL", &left.to_string(), "", "", "29", ""])
+                .during("292", jan1, dec31),
+        );
+    }
+    for d in b.part_d.iter().filter(|d| d.to.is_none_or(|t| t >= i.from) && d.from <= i.to) {
+        out.push(
+            B::new("R", &["88"], "OT")
+                .reference("18", &format!("{} {}", d.contract, d.pbp))
+                .spanning("292", d.from, d.to)
+                .related(payer(&d.plan_name, d.address.as_ref(), d.phone.as_deref(), d.website.as_deref())),
+        );
+    }
+    for m in b.medicare_advantage.iter().filter(|m| m.to.is_none_or(|t| t >= i.from) && m.from <= i.to) {
+        out.push(
+            B::new("R", &["30"], &m.plan_type)
+                .reference("18", &format!("{} {}", m.contract, m.pbp))
+                .spanning("290", m.from, m.to)
+                .msg(&format!("MCO Bill Option Code- {}", m.bill_option))
+                .related(payer(&m.plan_name, m.address.as_ref(), m.phone.as_deref(), m.website.as_deref())),
+        );
+    }
+    for m in &b.msp {
+        out.push(
+            B::new("R", &["30"], &m.msp_type).reference("IG", &m.policy).spanning("290", m.from, m.to).related(payer(
+                &m.payer,
+                m.address.as_ref(),
+                None,
+                None,
+            )),
+        );
+    }
+    for q in b.qmb.iter().filter(|q| q.to.is_none_or(|t| t >= i.from) && q.from <= i.to) {
+        out.push(B::new("R", &["30"], "QM").plan(format!("{} QMB", q.state)).spanning("290", q.from, q.to));
+    }
+    out.into_iter().map(|b| b.0).collect()
+}
+
+/// Sub-ranges of `from..=to` that no period of either list covers.
+fn gaps(a: &[Period], b: &[Period], from: Date, to: Date) -> Vec<(Date, Date)> {
+    let covered = |d: Date| a.iter().chain(b).any(|p| p.contains(d));
+    let mut out = Vec::new();
+    let mut day = from;
+    let mut start: Option<Date> = None;
+    // Inquiry periods are at most four years and four months long (AAA 62 otherwise).
+    while day <= to {
+        match (covered(day), start) {
+            (false, None) => start = Some(day),
+            (true, Some(s)) => {
+                out.push((s, day.add_days(-1)));
+                start = None;
+            }
+            _ => {}
+        }
+        day = day.add_days(1);
+    }
+    if let Some(s) = start {
+        out.push((s, to));
+    }
+    out
+}
+
+fn part_a_cost_sharing(out: &mut Vec<B>, b: &Beneficiary, c: &CostSharing, jan1: Date, dec31: Date) {
+    let ded = c.part_a_deductible;
+    let spells: Vec<_> =
+        b.benefit_periods.iter().filter(|s| s.last_billed >= jan1 && s.first_billed <= dec31).collect();
+    out.push(B::new("C", &["30"], "MA").period("26").amount(ded).during("291", jan1, dec31));
+    // The Part A deductible is owed once per benefit period, not per year: the year line states
+    // what a new benefit period would cost (the CMS sample shows the full amount there while
+    // its spell line shows 0), and each spell of the year gets its own remaining amount.
+    out.push(B::new("C", &["30"], "MA").period("29").amount(ded).during("291", jan1, dec31));
+    for s in &spells {
+        out.push(B::new("C", &["30"], "MA").period("29").amount((ded - s.part_a_deductible_met).max(0.0)).during(
+            "291",
+            s.first_billed,
+            s.last_billed,
+        ));
+    }
+    out.push(B::new("C", &["42", "45"], "MA").period("26").amount(0.0).during("292", jan1, dec31));
+    let per_spell = ["", "", "", "", "26", "1"];
+    let band = |types: &[&str], amount: f64, from: u32, to: u32| {
+        B::new("B", types, "MA")
+            .period("7")
+            .amount(amount)
+            .hsd(["", "", "DA", "", "30", &from.to_string()])
+            .hsd(["", "", "DA", "", "31", &to.to_string()])
+            .hsd(per_spell)
+            .during("435", jan1, dec31)
+    };
+    out.push(band(&["30"], 0.0, 0, 60));
+    out.push(band(&["30"], c.part_a_coinsurance_day_61_90, 60, 90));
+    for s in &spells {
+        let used = u32::from(s.hospital_days_used);
+        let left = |x: u32| ["", "", "DA", "", "29", &x.to_string()].map(str::to_string);
+        let full = left(60u32.saturating_sub(used));
+        let coins = left(30 - used.saturating_sub(60).min(30));
+        out.push(
+            B::new("B", &["30"], "MA")
+                .period("7")
+                .amount(0.0)
+                .hsd(full.each_ref().map(String::as_str))
+                .hsd(per_spell)
+                .during("435", s.first_billed, s.last_billed),
+        );
+        out.push(
+            B::new("B", &["30"], "MA")
+                .period("7")
+                .amount(c.part_a_coinsurance_day_61_90)
+                .hsd(coins.each_ref().map(String::as_str))
+                .hsd(per_spell)
+                .during("435", s.first_billed, s.last_billed),
+        );
+    }
+    out.push(band(&["AG"], 0.0, 0, 20));
+    out.push(band(&["AG"], c.snf_coinsurance_day_21_100, 20, 100));
+    for s in &spells {
+        let used = u32::from(s.snf_days_used);
+        let full = (20u32.saturating_sub(used)).to_string();
+        let coins = (80 - used.saturating_sub(20).min(80)).to_string();
+        for (amount, left) in [(0.0, full), (c.snf_coinsurance_day_21_100, coins)] {
+            out.push(
+                B::new("B", &["AG"], "MA")
+                    .period("7")
+                    .amount(amount)
+                    .hsd(["", "", "DA", "", "29", &left])
+                    .hsd(per_spell)
+                    .during("435", s.first_billed, s.last_billed),
+            );
+        }
+    }
+    let reserve_left = 60u32.saturating_sub(u32::from(b.lifetime_reserve_days_used));
+    out.push(B::new("K", &["30"], "MA").period("32").quantity("DY", 60));
+    out.push(B::new("K", &["30"], "MA").period("33").quantity("DY", reserve_left));
+    out.push(B::new("K", &["30"], "MA").period("7").amount(c.part_a_lifetime_reserve_day).during("435", jan1, dec31));
+    out.push(B::new("K", &["A7"], "MA").period("32").quantity("DY", 190));
+    out.push(B::new("K", &["A7"], "MA").period("33").quantity("DY", 190));
+}
+
+fn part_b_cost_sharing(out: &mut Vec<B>, c: &CostSharing, u: &YearUsage, jan1: Date, dec31: Date) {
+    let ded = c.part_b_deductible;
+    out.push(B::new("C", &["30"], "MB").period("23").amount(ded).during("291", jan1, dec31));
+    out.push(
+        B::new("C", &["30"], "MB")
+            .period("29")
+            .amount((ded - u.part_b_deductible_met).max(0.0))
+            .during("291", jan1, dec31),
+    );
+    out.push(B::new("A", &["30"], "MB").period("27").percent(c.part_b_coinsurance_rate).during("291", jan1, dec31));
+    out.push(B::new("A", &["42", "67", "AJ"], "MB").period("27").percent(0.0).during("292", jan1, dec31));
+    out.push(
+        B::new("A", &["A4", "A6", "A8", "AI", "AK"], "MB")
+            .period("27")
+            .percent(c.part_b_coinsurance_rate)
+            .during("292", jan1, dec31),
+    );
+    out.push(B::new("C", &["42", "67", "AJ"], "MB").period("23").amount(0.0).during("292", jan1, dec31));
+}
+
+fn therapy(out: &mut Vec<B>, c: &CostSharing, u: &YearUsage, jan1: Date, dec31: Date) {
+    out.push(B::new("D", &["AD"], "MB").amount(u.ot_used).during("292", jan1, dec31).msg("USED AMOUNT"));
+    out.push(B::new("D", &["AE"], "MB").amount(u.pt_slp_used).during("292", jan1, dec31).msg("USED AMOUNT"));
+    let pulmonary_left = u32::from(c.pulmonary_rehab_sessions.saturating_sub(u.pulmonary_rehab_used));
+    for part in ["Professional", "Technical"] {
+        out.push(B::new("F", &["BF"], "MB").period("29").quantity("CA", pulmonary_left).msg(part));
+    }
+    for part in ["Professional", "Technical"] {
+        out.push(B::new("F", &["BG"], "MB").quantity("99", u32::from(u.cardiac_rehab_used)).msg(part));
+    }
+    let smoking_left = c.smoking_cessation_sessions.saturating_sub(u.smoking_cessation_used);
+    out.push(B::new("F", &["67"], "MB").period("22").quantity("VS", u32::from(c.smoking_cessation_sessions)).hsd([
+        "VS",
+        &smoking_left.to_string(),
+        "",
+        "",
+        "29",
+        "",
+    ]));
+}
+
+/// The HCPCS codes the 270 asked about (EQ02 `HC`) that the catalog knows; every catalog code
+/// for a generic inquiry. An unknown code is answered as a generic inquiry (D3).
+fn asked_codes<'r>(i: &Input<'r>) -> (Vec<&'r PreventiveService>, bool) {
+    let asked: Vec<&PreventiveService> = i
+        .inquiry
+        .subscriber
+        .inquiries
+        .iter()
+        .filter_map(|eq| eq.procedure.as_ref())
+        .filter(|p| p.qualifier == "HC")
+        .filter_map(|p| i.release.preventive(p.code))
+        .collect();
+    if asked.is_empty() { (i.release.preventive.iter().collect(), false) } else { (asked, true) }
+}
+
+fn preventive(out: &mut Vec<B>, i: &Input<'_>, part_b: &Period, cost: Option<&CostSharing>, jan1: Date, dec31: Date) {
+    let (codes, specific) = asked_codes(i);
+    for svc in codes {
+        let code = svc.hcpcs.as_str();
+        if svc.ppv && i.release.ppv == PpvMode::Suspended {
+            continue;
+        }
+        // HCPCS-level deductible and coinsurance, for codes asked about by name.
+        if specific && let Some(c) = cost {
+            let ded = if svc.deductible { c.part_b_deductible } else { 0.0 };
+            out.push(B::new("C", &[], "MB").period("23").amount(ded).hcpcs(code).during("292", jan1, dec31));
+            out.push(
+                B::new("A", &[], "MB").period("27").percent(svc.coinsurance).hcpcs(code).during("292", jan1, dec31),
+            );
+        }
+        let mut paid: Vec<_> = i.beneficiary.services.iter().filter(|s| s.hcpcs == code && s.date <= i.today).collect();
+        paid.sort_by_key(|s| std::cmp::Reverse(s.date));
+        if svc.ppv && i.release.ppv == PpvMode::PriorUsage {
+            if paid.is_empty() {
+                // No date and no NPI: Medicare fee-for-service paid no claim for the code.
+                out.push(B::new("D", &[], "MB").hcpcs(code));
+            }
+            for s in paid.iter().take(i.release.prior_usage_limit) {
+                out.push(B::new("D", &[], "MB").hcpcs(code).on("472", s.date).related(provider(&s.npi)));
+            }
+            continue;
+        }
+        match (paid.first(), svc.rule, svc.months) {
+            // Used, and once per lifetime: not covered again.
+            (Some(_), Some(FrequencyRule::Lifetime), _) => out.push(B::new("I", &[], "MB").hcpcs(code)),
+            (Some(last), _, Some(months)) => {
+                let next = first_of_month(last.date).add_months(i32::from(months));
+                out.push(B::new("D", &[], "MB").hcpcs(code).on("348", next));
+            }
+            // Never used: eligible from the Part B start.
+            _ => out.push(B::new("D", &[], "MB").hcpcs(code).on("348", part_b.from)),
+        }
+    }
+}
+
+fn first_of_month(d: Date) -> Date {
+    Date::new(d.year, d.month, 1).unwrap_or(d)
+}
+
+fn home_health(out: &mut Vec<B>, i: &Input<'_>) {
+    let b = i.beneficiary;
+    for h in b.home_health.iter().filter(|h| h.from <= i.to && h.to >= i.from) {
+        out.push(
+            B::new("X", &["42"], "")
+                .period("26")
+                .during("472", h.from, h.to)
+                .on("193", h.first_billed)
+                .on("194", h.last_billed)
+                .related(provider(&h.npi)),
+        );
+    }
+    if b.home_health.iter().any(|h| h.from <= i.to && h.to >= i.from) {
+        // Plan-of-care certification (G0180) and re-certifications (G0179).
+        for code in ["G0180", "G0179"] {
+            let dates: Vec<Date> = b.services.iter().filter(|s| s.hcpcs == code).map(|s| s.date).collect();
+            if let Some((first, rest)) = dates.split_first() {
+                let mut eb = B::new("X", &[], "").hcpcs(code).on("193", *first);
+                for d in rest {
+                    eb = eb.on("193", *d);
+                }
+                out.push(eb);
+            }
+        }
+    }
+}
+
+fn hospice(out: &mut Vec<B>, i: &Input<'_>) {
+    for h in i.beneficiary.hospice.iter().filter(|h| h.from <= i.to && h.to.is_none_or(|t| t >= i.from)) {
+        // Hospice benefit periods: two of 90 days, then 60-day periods.
+        let length = if h.benefit_period <= 2 { 90 } else { 60 };
+        let end = h.to.unwrap_or_else(|| h.from.add_days(length - 1));
+        out.push(
+            B::new("X", &["45"], "MA")
+                .period("26")
+                .during("292", h.from, end)
+                .msg(&format!("Revocation Code - {}", h.revocation_code))
+                .related(provider(&h.npi)),
+        );
+        out.push(B::new("D", &["45"], "MA").period("26").quantity("99", u32::from(h.benefit_period)));
+    }
+}
