@@ -310,8 +310,7 @@ impl Response271 {
                 .el(&e.quantity)
                 .el(&e.authorization)
                 .el(&e.in_network);
-            let parts: Vec<&str> = e.procedure.iter().map(String::as_str).collect();
-            w.comp(&parts).end();
+            w.comp(&e.procedure).end();
             for h in &b.deliveries {
                 w.seg("HSD")
                     .el(&h.quantity_qualifier)

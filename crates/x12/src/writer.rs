@@ -14,11 +14,18 @@ pub struct SegmentWriter<'b> {
     d: Delimiters,
     pending: usize,
     count: u32,
+    /// Bytes that may be written as they are: printable and not a delimiter. One lookup per
+    /// byte instead of five comparisons.
+    plain: [bool; 256],
 }
 
 impl<'b> SegmentWriter<'b> {
     pub fn new(out: &'b mut Vec<u8>, d: Delimiters) -> Self {
-        SegmentWriter { out, d, pending: 0, count: 0 }
+        let mut plain = [false; 256];
+        for c in 0x20..=0x7eu8 {
+            plain[usize::from(c)] = !d.is_delimiter(c);
+        }
+        SegmentWriter { out, d, pending: 0, count: 0, plain }
     }
 
     /// Segments ended since the counter was last reset.
@@ -65,12 +72,12 @@ impl<'b> SegmentWriter<'b> {
 
     #[inline]
     fn text(&mut self, v: &str) {
-        let d = self.d;
         let b = v.as_bytes();
-        if b.iter().all(|&c| (0x20..=0x7e).contains(&c) && !d.is_delimiter(c)) {
+        let plain = &self.plain;
+        if b.iter().all(|&c| plain[usize::from(c)]) {
             self.out.extend_from_slice(b);
         } else {
-            self.out.extend(b.iter().map(|&c| if (0x20..=0x7e).contains(&c) && !d.is_delimiter(c) { c } else { b' ' }));
+            self.out.extend(b.iter().map(|&c| if plain[usize::from(c)] { c } else { b' ' }));
         }
     }
 
@@ -131,8 +138,8 @@ impl<'b> SegmentWriter<'b> {
     }
 
     /// A composite element; trailing empty components are dropped.
-    pub fn comp(&mut self, parts: &[&str]) -> &mut Self {
-        let n = parts.iter().rposition(|p| !p.is_empty()).map_or(0, |i| i + 1);
+    pub fn comp<S: AsRef<str>>(&mut self, parts: &[S]) -> &mut Self {
+        let n = parts.iter().rposition(|p| !p.as_ref().is_empty()).map_or(0, |i| i + 1);
         if n == 0 {
             self.pending += 1;
             return self;
@@ -142,7 +149,7 @@ impl<'b> SegmentWriter<'b> {
             if i > 0 {
                 self.out.push(self.d.component);
             }
-            self.text(p);
+            self.text(p.as_ref());
         }
         self
     }
