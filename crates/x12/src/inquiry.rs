@@ -255,8 +255,20 @@ fn fill_text<'a>(seg: &Segment<'a>, out: &mut [&'a str]) {
     let sep = seg.delimiters().element;
     match std::str::from_utf8(seg.raw()) {
         Ok(text) if sep.is_ascii() => {
-            for (slot, part) in out.iter_mut().zip(text.split(char::from(sep)).skip(1)) {
-                *slot = part;
+            // Byte positions of an ASCII separator are char boundaries, so `get` always succeeds;
+            // a plain loop beats `str::split`'s searcher on segments this short.
+            let bytes = text.as_bytes();
+            let mut start = match bytes.iter().position(|&b| b == sep) {
+                Some(i) => i + 1,
+                None => return,
+            };
+            for slot in out.iter_mut() {
+                let end = bytes[start..].iter().position(|&b| b == sep).map_or(bytes.len(), |i| start + i);
+                *slot = text.get(start..end).unwrap_or("");
+                if end == bytes.len() {
+                    break;
+                }
+                start = end + 1;
             }
         }
         // Bytes outside UTF-8 were reported by the validator; keep what reads as text.
