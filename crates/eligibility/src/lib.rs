@@ -21,3 +21,11 @@ pub use engine::{
 pub use instant::{Instant, InstantError};
 pub use model::*;
 pub use release::{PpvMode, Release, Releases};
+
+mod explain;
+pub use explain::{aaa_reason, explain};
+
+/// `0.2` → `20`.
+fn format_percent(v: f64) -> String {
+    x12::format_decimal(v * 100.0)
+}

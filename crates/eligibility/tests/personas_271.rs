@@ -313,3 +313,36 @@ fn releases_change_the_ppv_answer() {
     // A procedure inquiry carries the HCPCS-level deductible and coinsurance too.
     assert_has(&now, "EB*C***MB**23*0******HC|90670~\nDTP*292*RD8*20260101-20261231~\nEB*A***MB**27**0*****HC|90670~");
 }
+
+#[test]
+fn explain_reads_a_271_for_the_front_desk() {
+    let t = persona("original-medicare").replace('\n', "");
+    let x12::Checked::Accepted { transaction, .. } = x12::check_271(t.as_bytes()) else { panic!("271 not readable") };
+    let text = eligibility::explain(&transaction);
+    for line in [
+        "Beneficiary: MARGARET E HARTWELL (MBI 2DG9NX3WK42)",
+        "COVERED   Medicare Part A (since 2016-03-01)",
+        "COVERED   Medicare Part B (since 2016-03-01)",
+        "Medicare Part B deductible remaining: $83 (2026-01-01 to 2026-12-31)",
+        "Medicare Part B coinsurance: 20%",
+        "G0439: next eligible 2026-12-01",
+        "G0438: not covered again (once per lifetime, already used)",
+        "90670: paid service on 2024-10-10 (NPI 2298510209)",
+    ] {
+        assert!(text.contains(line), "missing `{line}` in:\n{text}");
+    }
+    let ma = persona("medicare-advantage").replace('\n', "");
+    let x12::Checked::Accepted { transaction, .. } = x12::check_271(ma.as_bytes()) else { panic!() };
+    let text = eligibility::explain(&transaction);
+    assert!(
+        text.contains("Medicare Advantage plan H4321 012: BLUE HARBOR ADVANTAGE (2024-01-01), phone 8005550101"),
+        "{text}"
+    );
+    let mut ask = Ask::persona("original-medicare");
+    ask.birth = "19000101".into();
+    let d = decide(&ask);
+    let t = support::text(&d).replace('\n', "");
+    let x12::Checked::Accepted { transaction, .. } = x12::check_271(t.as_bytes()) else { panic!() };
+    let text = eligibility::explain(&transaction);
+    assert!(text.contains("! beneficiary: AAA 71 - date of birth does not match (correct and resubmit)"), "{text}");
+}
