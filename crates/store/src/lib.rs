@@ -1,0 +1,371 @@
+//! Everything openhets keeps: beneficiaries, the provider enrollment registry, submitters and
+//! their NPIs, yearly cost sharing, and the append-only record of transactions.
+//!
+//! One trait, [`Store`], with two implementations chosen by URL in [`open`]: SQLite
+//! (`sqlite:PATH`, the embedded default) and PostgreSQL (`postgres://…`). The trait is
+//! synchronous and object safe: the async server calls it from blocking threads, and the command
+//! line calls it directly. Both implementations keep a small pool of connections, so readers on
+//! both cores never wait for each other.
+//!
+//! A beneficiary is stored whole, as one compact binary blob keyed by MBI: the eligibility
+//! engine always needs all of a beneficiary's records at once, and one primary-key read keeps
+//! the cost of a lookup flat from a thousand to ten million beneficiaries.
+#![forbid(unsafe_code)]
+
+mod codec;
+pub mod import;
+mod migrate;
+mod password;
+mod pg;
+mod pool;
+mod sqlite;
+pub mod synthetic;
+
+use eligibility::{Beneficiary, CostSharing, Instant, Personas, Provider, SubmitterSeed, SubmitterStatus};
+use std::sync::Arc;
+use x12::Date;
+
+pub use migrate::Migration;
+
+/// The database the command line uses when `--db` is not given.
+pub const DEFAULT_URL: &str = "sqlite:./hets-data/hets.db";
+
+/// Opens (and creates, for SQLite) the database at `url` and brings its schema up to date.
+///
+/// `url` is `sqlite:PATH` (the file and its directory are created on first use) or a
+/// `postgres://` / `postgresql://` URL as libpq understands it (`?options=-csearch_path%3DX`
+/// selects a schema).
+pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if let Some(path) = url.strip_prefix("sqlite:") {
+        // `sqlite://PATH` is a common spelling too; the path is what follows.
+        let path = path.strip_prefix("//").unwrap_or(path);
+        if path.is_empty() {
+            return Err(StoreError::BadUrl("sqlite: needs a file path, e.g. sqlite:./hets-data/hets.db".into()));
+        }
+        Ok(Arc::new(sqlite::SqliteStore::open(std::path::Path::new(path))?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(pg::PgStore::open(url)?))
+    } else {
+        // Only the scheme is echoed: the rest of a URL may hold a password.
+        let scheme = url.split(':').next().unwrap_or_default();
+        Err(StoreError::BadUrl(format!(
+            "unknown database scheme `{scheme}`: use sqlite:PATH or postgres://USER@HOST:PORT/DATABASE"
+        )))
+    }
+}
+
+/// The storage interface of openhets.
+///
+/// Reads return `Ok(None)` for an unknown key; `Err` means the store itself failed (the engine
+/// answers AAA 42 then). Writers (`put_*`) insert or replace by key, each call in one database
+/// transaction, so a seed or import can be re-run. Implementations are safe to share between
+/// threads; every call takes a pooled connection for its duration.
+pub trait Store: Send + Sync {
+    /// `"sqlite"` or `"postgres"`.
+    fn backend(&self) -> &'static str;
+
+    /// The beneficiary with this MBI: one primary-key read.
+    fn beneficiary(&self, mbi: &str) -> Result<Option<Beneficiary>, StoreError>;
+
+    /// The provider enrollment registry entry of this NPI.
+    fn provider(&self, npi: &str) -> Result<Option<Provider>, StoreError>;
+
+    /// The submitter (trading partner) with this id; the password hash never leaves the store.
+    fn submitter(&self, id: &str) -> Result<Option<Submitter>, StoreError>;
+
+    /// True when `password` is this submitter's password. An unknown submitter costs the same
+    /// time as a wrong password, so the answer does not reveal which ids exist.
+    fn verify_password(&self, id: &str, password: &str) -> Result<bool, StoreError>;
+
+    /// The Submitter/NPI relationship of this pair, whatever its status and dates.
+    fn relationship(&self, submitter: &str, npi: &str) -> Result<Option<Relationship>, StoreError>;
+
+    /// All relationships of one submitter, ordered by NPI.
+    fn relationships_of(&self, submitter: &str) -> Result<Vec<Relationship>, StoreError>;
+
+    /// Cost sharing of every year on file, ordered by year.
+    fn cost_sharing(&self) -> Result<Vec<CostSharing>, StoreError>;
+
+    /// Appends one transaction record and returns its id.
+    fn record_transaction(&self, record: &TransactionRecord) -> Result<i64, StoreError>;
+
+    /// Appends several transaction records in one database transaction (for callers that batch
+    /// records to spare a commit per request).
+    fn record_transactions(&self, records: &[TransactionRecord]) -> Result<(), StoreError>;
+
+    /// The transactions of one submitter whose instant is in `from..to` (`to` excluded), oldest
+    /// first.
+    fn transactions_for(
+        &self,
+        submitter: &str,
+        from: Instant,
+        to: Instant,
+    ) -> Result<Vec<RecordedTransaction>, StoreError>;
+
+    /// Inserts or replaces beneficiaries (by MBI) in one database transaction. Every MBI must be
+    /// in MBI format.
+    fn put_beneficiaries(&self, beneficiaries: &[Beneficiary]) -> Result<(), StoreError>;
+
+    /// Inserts or replaces providers (by NPI).
+    fn put_providers(&self, providers: &[Provider]) -> Result<(), StoreError>;
+
+    /// Inserts or replaces submitters (by id), storing an argon2id hash of each password. The
+    /// seeds' `npis` are not relationships: write those with [`Store::put_relationships`].
+    fn put_submitters(&self, submitters: &[SubmitterSeed]) -> Result<(), StoreError>;
+
+    /// Inserts or replaces Submitter/NPI relationships (by submitter and NPI).
+    fn put_relationships(&self, relationships: &[Relationship]) -> Result<(), StoreError>;
+
+    /// Inserts or replaces cost sharing (by year).
+    fn put_cost_sharing(&self, years: &[CostSharing]) -> Result<(), StoreError>;
+
+    /// How many rows each table holds.
+    fn counts(&self) -> Result<Counts, StoreError>;
+
+    /// The space the database takes, in bytes: the file (and its WAL) for SQLite, the database
+    /// for PostgreSQL.
+    fn size_bytes(&self) -> Result<u64, StoreError>;
+
+    /// Bulk-load mode: while on, writes trade durability for speed (SQLite stops syncing to
+    /// disk; PostgreSQL commits without waiting for its WAL flush). A crash of the process during
+    /// a bulk load loses at most the load, which is re-run; turning it off makes everything
+    /// durable and tidies up (SQLite checkpoints its WAL).
+    fn set_bulk_load(&self, on: bool) -> Result<(), StoreError>;
+}
+
+/// A trading partner, as the store keeps it (no password).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Submitter {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub status: SubmitterStatus,
+    /// End of the current 24-hour suspension (D13).
+    pub suspended_until: Option<Instant>,
+    /// Suspensions so far; the third terminates the submitter.
+    pub suspensions: u16,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelationshipStatus {
+    Active,
+    /// Suspended until a corrective action plan is accepted (D15): AAA 41 meanwhile.
+    Suspended,
+}
+
+impl RelationshipStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RelationshipStatus::Active => "active",
+            RelationshipStatus::Suspended => "suspended",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RelationshipStatus> {
+        match s {
+            "active" => Some(RelationshipStatus::Active),
+            "suspended" => Some(RelationshipStatus::Suspended),
+            _ => None,
+        }
+    }
+}
+
+/// A Submitter/NPI relationship: the submitter may inquire for this NPI from `effective` through
+/// `end` (inclusive; open when absent) while the relationship is active.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Relationship {
+    pub submitter: String,
+    pub npi: String,
+    pub status: RelationshipStatus,
+    pub effective: Date,
+    pub end: Option<Date>,
+}
+
+impl Relationship {
+    /// True when the relationship lets the submitter inquire for the NPI on `day`.
+    pub fn active_on(&self, day: Date) -> bool {
+        self.status == RelationshipStatus::Active && self.effective <= day && self.end.is_none_or(|end| day <= end)
+    }
+}
+
+/// What a transaction ended in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// A 271 without AAA.
+    Response271,
+    /// A 271 carrying at least one AAA.
+    Response271Aaa,
+    /// A 999 rejecting the transaction set.
+    Ack999,
+    /// A TA1 refusing the interchange.
+    Ta1,
+}
+
+impl Outcome {
+    /// The text kept in the record: `271`, `271-AAA`, `999` or `TA1`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Response271 => "271",
+            Outcome::Response271Aaa => "271-AAA",
+            Outcome::Ack999 => "999",
+            Outcome::Ta1 => "TA1",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Outcome> {
+        match s {
+            "271" => Some(Outcome::Response271),
+            "271-AAA" => Some(Outcome::Response271Aaa),
+            "999" => Some(Outcome::Ack999),
+            "TA1" => Some(Outcome::Ta1),
+            _ => None,
+        }
+    }
+}
+
+/// One transaction as the audits see it: who asked what, when, and what came of it. Never the
+/// payload text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransactionRecord {
+    /// The transaction instant (kept to the hundredth of a second).
+    pub at: Instant,
+    pub submitter: String,
+    /// The 2100B NPI as sent, when the 270 could be read that far.
+    pub npi: Option<String>,
+    /// The 2100C MBI as sent, when the 270 could be read that far.
+    pub mbi: Option<String>,
+    pub outcome: Outcome,
+    /// AAA03 codes of the 271, in order (e.g. `["72", "73"]`).
+    pub aaa_codes: Vec<String>,
+    /// EQ01 service type codes asked.
+    pub service_types: Vec<String>,
+    /// Time spent answering, in microseconds.
+    pub duration_micros: u64,
+}
+
+/// A transaction record and the id the store gave it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedTransaction {
+    pub id: i64,
+    pub record: TransactionRecord,
+}
+
+/// Rows per table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub beneficiaries: u64,
+    pub providers: u64,
+    pub submitters: u64,
+    pub relationships: u64,
+    pub cost_sharing_years: u64,
+    pub transactions: u64,
+}
+
+/// The day the demo's Submitter/NPI relationships take effect: before every instant the tests
+/// replay (the earliest release, R2019Q400), so the relationships are in force whatever the
+/// transaction date.
+pub const PERSONA_RELATIONSHIPS_FROM: Date = Date { year: 2000, month: 1, day: 1 };
+
+/// The Submitter/NPI relationships the demo dataset declares (each submitter's `npis`), active
+/// from [`PERSONA_RELATIONSHIPS_FROM`] with no end. A suspended submitter's relationships stay
+/// active: the submitter's own status is what refuses its requests.
+pub fn persona_relationships(personas: &Personas) -> Vec<Relationship> {
+    personas
+        .submitters
+        .iter()
+        .flat_map(|s| {
+            s.npis.iter().map(|npi| Relationship {
+                submitter: s.id.clone(),
+                npi: npi.clone(),
+                status: RelationshipStatus::Active,
+                effective: PERSONA_RELATIONSHIPS_FROM,
+                end: None,
+            })
+        })
+        .collect()
+}
+
+/// Writes the whole demo dataset: cost sharing, providers, submitters (hashed passwords), their
+/// relationships and the beneficiaries.
+pub fn load_personas(store: &dyn Store, personas: &Personas) -> Result<(), StoreError> {
+    store.put_cost_sharing(&personas.cost_sharing)?;
+    store.put_providers(&personas.providers)?;
+    store.put_submitters(&personas.submitters)?;
+    store.put_relationships(&persona_relationships(personas))?;
+    store.put_beneficiaries(&personas.beneficiaries)?;
+    Ok(())
+}
+
+/// Why the store failed. Messages name the operation and the table, never a key: keys are MBIs
+/// and names, which stay out of logs.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("bad database URL: {0}")]
+    BadUrl(String),
+    #[error("creating the database directory {path}: {error}")]
+    CreateDir { path: std::path::PathBuf, error: std::io::Error },
+    #[error("SQLite, {context}: {error}")]
+    Sqlite { context: &'static str, error: rusqlite::Error },
+    #[error("PostgreSQL, {context}: {}", pg::describe(.error))]
+    Postgres { context: &'static str, error: postgres::Error },
+    #[error("the database schema is at version {found}, newer than this program knows ({known}); upgrade hets")]
+    SchemaTooNew { found: i64, known: i64 },
+    #[error("a stored {what} cannot be read: {detail}")]
+    Corrupt { what: &'static str, detail: String },
+    #[error("{what} refused: {detail}")]
+    Invalid { what: &'static str, detail: String },
+    #[error("password hashing failed: {0}")]
+    Password(String),
+}
+
+impl StoreError {
+    pub(crate) fn invalid(what: &'static str, detail: impl Into<String>) -> StoreError {
+        StoreError::Invalid { what, detail: detail.into() }
+    }
+
+    pub(crate) fn corrupt(what: &'static str, detail: impl std::fmt::Display) -> StoreError {
+        StoreError::Corrupt { what, detail: detail.to_string() }
+    }
+}
+
+/// Checks what the writers would otherwise store unchecked: keys in their formats, so a typo
+/// cannot make a record that no request can ever reach.
+pub(crate) fn check_beneficiaries(beneficiaries: &[Beneficiary]) -> Result<(), StoreError> {
+    for (i, b) in beneficiaries.iter().enumerate() {
+        if !eligibility::ids::is_valid_mbi(b.mbi.as_bytes()) {
+            return Err(StoreError::invalid(
+                "beneficiary",
+                format!("item {i} of the batch: the MBI is not in MBI format"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn check_providers(providers: &[Provider]) -> Result<(), StoreError> {
+    for (i, p) in providers.iter().enumerate() {
+        if !eligibility::ids::is_valid_npi(p.npi.as_bytes()) {
+            return Err(StoreError::invalid("provider", format!("item {i} of the batch: the NPI is not a valid NPI")));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn check_relationships(relationships: &[Relationship]) -> Result<(), StoreError> {
+    for (i, r) in relationships.iter().enumerate() {
+        if !eligibility::ids::is_valid_npi(r.npi.as_bytes()) {
+            return Err(StoreError::invalid(
+                "relationship",
+                format!("item {i} of the batch: the NPI is not a valid NPI"),
+            ));
+        }
+        if r.end.is_some_and(|end| end < r.effective) {
+            return Err(StoreError::invalid(
+                "relationship",
+                format!("item {i} of the batch: it ends before it starts"),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,529 @@
+//! The scale-out store: PostgreSQL through the synchronous `postgres` client.
+//!
+//! Each pooled connection keeps its prepared statements, so a lookup is one round trip
+//! (bind and execute) instead of three. Bulk writers send whole batches as arrays through
+//! `unnest`, one statement per batch instead of one per row.
+
+use crate::codec::{self, need};
+use crate::migrate::{self, Migration};
+use crate::pool::Pool;
+use crate::sqlite::{cost_sharing_from, now_millis};
+use crate::{
+    Counts, RecordedTransaction, Relationship, Store, StoreError, Submitter, TransactionRecord, check_beneficiaries,
+    check_providers, check_relationships, password,
+};
+use eligibility::{Beneficiary, CostSharing, Instant, Provider, SubmitterSeed};
+use postgres::{Client, NoTls, Row, Statement};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub struct PgStore {
+    pool: Pool<PgConn>,
+    bulk: AtomicBool,
+}
+
+struct PgConn {
+    client: Client,
+    statements: HashMap<&'static str, Statement>,
+}
+
+impl PgConn {
+    fn statement(&mut self, context: &'static str, sql: &'static str) -> Result<Statement, StoreError> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql).map_err(pg(context))?;
+        self.statements.insert(sql, s.clone());
+        Ok(s)
+    }
+}
+
+fn pg(context: &'static str) -> impl FnOnce(postgres::Error) -> StoreError {
+    move |error| StoreError::Postgres { context, error }
+}
+
+/// The server's message without its DETAIL, which can quote row values (an MBI in a key
+/// conflict); messages end up in logs.
+pub fn describe(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{} {}: {}", db.severity(), db.code().code(), db.message());
+    }
+    match std::error::Error::source(e) {
+        Some(src) => format!("{e}: {src}"),
+        None => e.to_string(),
+    }
+}
+
+/// Connections per process: enough for both cores' blocking threads plus a writer.
+const POOL_SIZE: usize = 4;
+
+/// Serialises concurrent migrations (two processes opening one new database at once).
+const MIGRATION_LOCK: i64 = 0x0270_0271;
+
+impl PgStore {
+    pub fn open(url: &str) -> Result<PgStore, StoreError> {
+        let config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+            // The URL may hold a password: say what is wrong, not what was given.
+            StoreError::BadUrl(format!("not a PostgreSQL URL: {}", describe(&e)))
+        })?;
+        let pool = Pool::new(
+            POOL_SIZE,
+            move || {
+                let client = config.connect(NoTls).map_err(pg("connecting"))?;
+                Ok(PgConn { client, statements: HashMap::new() })
+            },
+            |c: &mut PgConn| !c.client.is_closed(),
+        );
+        {
+            let mut conn = pool.get()?;
+            migrate(&mut conn.client, migrate::POSTGRES)?;
+        }
+        Ok(PgStore { pool, bulk: AtomicBool::new(false) })
+    }
+
+    /// In bulk-load mode, a write transaction commits without waiting for the WAL flush.
+    fn relax(&self, tx: &mut postgres::Transaction<'_>, context: &'static str) -> Result<(), StoreError> {
+        if self.bulk.load(Ordering::Relaxed) {
+            tx.batch_execute("SET LOCAL synchronous_commit = off").map_err(pg(context))?;
+        }
+        Ok(())
+    }
+
+    fn query_opt(
+        &self,
+        context: &'static str,
+        sql: &'static str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Option<Row>, StoreError> {
+        let mut conn = self.pool.get()?;
+        let stmt = conn.statement(context, sql)?;
+        conn.client.query_opt(&stmt, params).map_err(pg(context))
+    }
+
+    fn query(
+        &self,
+        context: &'static str,
+        sql: &'static str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        let mut conn = self.pool.get()?;
+        let stmt = conn.statement(context, sql)?;
+        conn.client.query(&stmt, params).map_err(pg(context))
+    }
+
+    /// Runs one statement in one transaction (with the bulk-load setting applied).
+    fn write(
+        &self,
+        context: &'static str,
+        sql: &'static str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<(), StoreError> {
+        let mut conn = self.pool.get()?;
+        let stmt = conn.statement(context, sql)?;
+        let mut tx = conn.client.transaction().map_err(pg(context))?;
+        self.relax(&mut tx, context)?;
+        tx.execute(&stmt, params).map_err(pg(context))?;
+        tx.commit().map_err(pg(context))
+    }
+}
+
+fn migrate(client: &mut Client, migrations: &[Migration]) -> Result<(), StoreError> {
+    let context = "applying schema migrations";
+    let mut tx = client.transaction().map_err(pg(context))?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).map_err(pg(context))?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL)",
+    )
+    .map_err(pg(context))?;
+    let current: i64 =
+        tx.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[]).map_err(pg(context))?.get(0);
+    let known = migrations.last().map_or(0, |m| m.version);
+    if current > known {
+        return Err(StoreError::SchemaTooNew { found: current, known });
+    }
+    for m in migrations.iter().filter(|m| m.version > current) {
+        tx.batch_execute(m.sql).map_err(pg(context))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES ($1, $2, $3)",
+            &[&m.version, &m.name, &now_millis()],
+        )
+        .map_err(pg(context))?;
+        tracing::info!(backend = "postgres", version = m.version, name = m.name, "applied schema migration");
+    }
+    tx.commit().map_err(pg(context))
+}
+
+fn small<T: TryFrom<i64>>(what: &'static str, column: &str, v: i64) -> Result<T, StoreError> {
+    T::try_from(v).map_err(|_| StoreError::corrupt(what, format!("column {column} holds {v}")))
+}
+
+fn get<'a, T: postgres::types::FromSql<'a>>(row: &'a Row, what: &'static str, column: usize) -> Result<T, StoreError> {
+    row.try_get(column).map_err(|e| StoreError::corrupt(what, describe(&e)))
+}
+
+fn relationship(row: &Row) -> Result<Relationship, StoreError> {
+    let what = "relationship";
+    Ok(Relationship {
+        submitter: get(row, what, 0)?,
+        npi: get(row, what, 1)?,
+        status: codec::relationship_status(get(row, what, 2)?)?,
+        effective: codec::parse_date(what, get(row, what, 3)?)?,
+        end: codec::parse_opt_date(what, get(row, what, 4)?)?,
+    })
+}
+
+const INSERT_TRANSACTION: &str = "INSERT INTO transaction_record
+    (at_ms, submitter_id, npi, mbi, outcome, aaa_codes, service_types, duration_us)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
+
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn beneficiary(&self, mbi: &str) -> Result<Option<Beneficiary>, StoreError> {
+        let row = self.query_opt("reading a beneficiary", "SELECT body FROM beneficiary WHERE mbi = $1", &[&mbi])?;
+        row.map(|r| codec::decode_beneficiary(get::<&[u8]>(&r, "beneficiary", 0)?)).transpose()
+    }
+
+    fn provider(&self, npi: &str) -> Result<Option<Provider>, StoreError> {
+        let row = self.query_opt(
+            "reading a provider",
+            "SELECT npi, name, first_name, entity, medicare, to_char(enrolled_on, 'YYYY-MM-DD'),
+                    to_char(ended_on, 'YYYY-MM-DD')
+             FROM provider WHERE npi = $1",
+            &[&npi],
+        )?;
+        let what = "provider";
+        row.map(|r| {
+            let entity: &str = get(&r, what, 3)?;
+            let medicare: &str = get(&r, what, 4)?;
+            Ok(Provider {
+                npi: get(&r, what, 0)?,
+                name: get(&r, what, 1)?,
+                first_name: get(&r, what, 2)?,
+                entity: need(what, "entity", entity, codec::parse_entity(entity))?,
+                medicare: need(what, "medicare", medicare, codec::parse_enrollment(medicare))?,
+                enrolled_on: codec::parse_opt_date(what, get(&r, what, 5)?)?,
+                ended_on: codec::parse_opt_date(what, get(&r, what, 6)?)?,
+            })
+        })
+        .transpose()
+    }
+
+    fn submitter(&self, id: &str) -> Result<Option<Submitter>, StoreError> {
+        let row = self.query_opt(
+            "reading a submitter",
+            "SELECT id, name, email, status, suspended_until_ms, suspensions FROM submitter WHERE id = $1",
+            &[&id],
+        )?;
+        let what = "submitter";
+        row.map(|r| {
+            let status: &str = get(&r, what, 3)?;
+            Ok(Submitter {
+                id: get(&r, what, 0)?,
+                name: get(&r, what, 1)?,
+                email: get(&r, what, 2)?,
+                status: need(what, "status", status, codec::parse_submitter_status(status))?,
+                suspended_until: get::<Option<i64>>(&r, what, 4)?.map(codec::millis_to_instant),
+                suspensions: small(what, "suspensions", i64::from(get::<i32>(&r, what, 5)?))?,
+            })
+        })
+        .transpose()
+    }
+
+    fn verify_password(&self, id: &str, password: &str) -> Result<bool, StoreError> {
+        let row =
+            self.query_opt("reading a password hash", "SELECT password_hash FROM submitter WHERE id = $1", &[&id])?;
+        let stored: Option<String> = row.map(|r| get(&r, "submitter", 0)).transpose()?;
+        password::verify(stored.as_deref(), password)
+    }
+
+    fn relationship(&self, submitter: &str, npi: &str) -> Result<Option<Relationship>, StoreError> {
+        const SQL: &str = "SELECT submitter_id, npi, status, to_char(effective_date, 'YYYY-MM-DD'),
+                                  to_char(end_date, 'YYYY-MM-DD')
+                           FROM relationship WHERE submitter_id = $1 AND npi = $2";
+        let row = self.query_opt("reading a relationship", SQL, &[&submitter, &npi])?;
+        row.as_ref().map(relationship).transpose()
+    }
+
+    fn relationships_of(&self, submitter: &str) -> Result<Vec<Relationship>, StoreError> {
+        const SQL: &str = "SELECT submitter_id, npi, status, to_char(effective_date, 'YYYY-MM-DD'),
+                                  to_char(end_date, 'YYYY-MM-DD')
+                           FROM relationship WHERE submitter_id = $1 ORDER BY npi";
+        let rows = self.query("reading relationships", SQL, &[&submitter])?;
+        rows.iter().map(relationship).collect()
+    }
+
+    fn cost_sharing(&self) -> Result<Vec<CostSharing>, StoreError> {
+        let rows = self.query(
+            "reading cost sharing",
+            "SELECT year, part_a_deductible, part_a_coinsurance_day_61_90, part_a_lifetime_reserve_day,
+                    snf_coinsurance_day_21_100, part_b_deductible, part_b_coinsurance_rate,
+                    blood_deductible_pints, smoking_cessation_sessions, pulmonary_rehab_sessions
+             FROM cost_sharing ORDER BY year",
+            &[],
+        )?;
+        let what = "cost sharing";
+        rows.iter()
+            .map(|r| {
+                let f = |i| get::<f64>(r, what, i);
+                let n = |i| get::<i32>(r, what, i).map(i64::from);
+                cost_sharing_from(n(0)?, [f(1)?, f(2)?, f(3)?, f(4)?, f(5)?, f(6)?], [n(7)?, n(8)?, n(9)?])
+            })
+            .collect()
+    }
+
+    fn record_transaction(&self, t: &TransactionRecord) -> Result<i64, StoreError> {
+        let context = "recording a transaction";
+        let row = self.query_opt(
+            context,
+            INSERT_TRANSACTION,
+            &[
+                &codec::instant_to_millis(t.at),
+                &t.submitter,
+                &t.npi,
+                &t.mbi,
+                &t.outcome.as_str(),
+                &codec::join_codes(&t.aaa_codes),
+                &codec::join_codes(&t.service_types),
+                &i64::try_from(t.duration_micros).unwrap_or(i64::MAX),
+            ],
+        )?;
+        match row {
+            Some(r) => get(&r, "transaction record", 0),
+            None => Err(StoreError::corrupt("transaction record", "the insert returned no id")),
+        }
+    }
+
+    fn record_transactions(&self, records: &[TransactionRecord]) -> Result<(), StoreError> {
+        let at: Vec<i64> = records.iter().map(|t| codec::instant_to_millis(t.at)).collect();
+        let submitter: Vec<&str> = records.iter().map(|t| t.submitter.as_str()).collect();
+        let npi: Vec<Option<&str>> = records.iter().map(|t| t.npi.as_deref()).collect();
+        let mbi: Vec<Option<&str>> = records.iter().map(|t| t.mbi.as_deref()).collect();
+        let outcome: Vec<&str> = records.iter().map(|t| t.outcome.as_str()).collect();
+        let aaa: Vec<String> = records.iter().map(|t| codec::join_codes(&t.aaa_codes)).collect();
+        let stc: Vec<String> = records.iter().map(|t| codec::join_codes(&t.service_types)).collect();
+        let us: Vec<i64> = records.iter().map(|t| i64::try_from(t.duration_micros).unwrap_or(i64::MAX)).collect();
+        self.write(
+            "recording transactions",
+            "INSERT INTO transaction_record
+                 (at_ms, submitter_id, npi, mbi, outcome, aaa_codes, service_types, duration_us)
+             SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                  $7::text[], $8::bigint[])",
+            &[&at, &submitter, &npi, &mbi, &outcome, &aaa, &stc, &us],
+        )
+    }
+
+    fn transactions_for(
+        &self,
+        submitter: &str,
+        from: Instant,
+        to: Instant,
+    ) -> Result<Vec<RecordedTransaction>, StoreError> {
+        let rows = self.query(
+            "reading transaction records",
+            "SELECT id, at_ms, submitter_id, npi, mbi, outcome, aaa_codes, service_types, duration_us
+             FROM transaction_record
+             WHERE submitter_id = $1 AND at_ms >= $2 AND at_ms < $3 ORDER BY at_ms, id",
+            &[&submitter, &codec::instant_to_millis(from), &codec::instant_to_millis(to)],
+        )?;
+        let what = "transaction record";
+        rows.iter()
+            .map(|r| {
+                Ok(RecordedTransaction {
+                    id: get(r, what, 0)?,
+                    record: TransactionRecord {
+                        at: codec::millis_to_instant(get(r, what, 1)?),
+                        submitter: get(r, what, 2)?,
+                        npi: get(r, what, 3)?,
+                        mbi: get(r, what, 4)?,
+                        outcome: codec::outcome(get(r, what, 5)?)?,
+                        aaa_codes: codec::split_codes(get(r, what, 6)?),
+                        service_types: codec::split_codes(get(r, what, 7)?),
+                        duration_micros: small(what, "duration_us", get(r, what, 8)?)?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    fn put_beneficiaries(&self, beneficiaries: &[Beneficiary]) -> Result<(), StoreError> {
+        check_beneficiaries(beneficiaries)?;
+        let kept = codec::last_per_key(beneficiaries, |b| b.mbi.as_str());
+        let mbis: Vec<&str> = kept.iter().map(|b| b.mbi.as_str()).collect();
+        let mut bodies: Vec<Vec<u8>> = Vec::with_capacity(kept.len());
+        for b in &kept {
+            let mut blob = Vec::new();
+            codec::encode_beneficiary(b, &mut blob)?;
+            bodies.push(blob);
+        }
+        self.write(
+            "writing beneficiaries",
+            "INSERT INTO beneficiary (mbi, body) SELECT * FROM unnest($1::text[], $2::bytea[])
+             ON CONFLICT (mbi) DO UPDATE SET body = excluded.body",
+            &[&mbis, &bodies],
+        )
+    }
+
+    fn put_providers(&self, providers: &[Provider]) -> Result<(), StoreError> {
+        check_providers(providers)?;
+        let kept = codec::last_per_key(providers, |p| p.npi.as_str());
+        let npi: Vec<&str> = kept.iter().map(|p| p.npi.as_str()).collect();
+        let name: Vec<&str> = kept.iter().map(|p| p.name.as_str()).collect();
+        let first: Vec<Option<&str>> = kept.iter().map(|p| p.first_name.as_deref()).collect();
+        let entity: Vec<&str> = kept.iter().map(|p| codec::entity_text(p.entity)).collect();
+        let medicare: Vec<&str> = kept.iter().map(|p| codec::enrollment_text(p.medicare)).collect();
+        let from: Vec<Option<String>> = kept.iter().map(|p| p.enrolled_on.map(codec::date_text)).collect();
+        let to: Vec<Option<String>> = kept.iter().map(|p| p.ended_on.map(codec::date_text)).collect();
+        self.write(
+            "writing providers",
+            "INSERT INTO provider (npi, name, first_name, entity, medicare, enrolled_on, ended_on)
+             SELECT n, na, f, e, m, d1::date, d2::date
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+                  AS t(n, na, f, e, m, d1, d2)
+             ON CONFLICT (npi) DO UPDATE SET name = excluded.name, first_name = excluded.first_name,
+                 entity = excluded.entity, medicare = excluded.medicare,
+                 enrolled_on = excluded.enrolled_on, ended_on = excluded.ended_on",
+            &[&npi, &name, &first, &entity, &medicare, &from, &to],
+        )
+    }
+
+    fn put_submitters(&self, submitters: &[SubmitterSeed]) -> Result<(), StoreError> {
+        let context = "writing submitters";
+        let kept = codec::last_per_key(submitters, |s| s.id.as_str());
+        let until: Vec<Option<i64>> = kept
+            .iter()
+            .map(|s| Ok(codec::seed_suspended_until(s.suspended_until.as_deref())?.map(codec::instant_to_millis)))
+            .collect::<Result<_, StoreError>>()?;
+        // Hash before holding a connection: hashing is slow on purpose.
+        let hashes = password::hash_all(&kept.iter().map(|s| s.password.as_str()).collect::<Vec<_>>())?;
+        let id: Vec<&str> = kept.iter().map(|s| s.id.as_str()).collect();
+        let name: Vec<&str> = kept.iter().map(|s| s.name.as_str()).collect();
+        let email: Vec<&str> = kept.iter().map(|s| s.email.as_str()).collect();
+        let status: Vec<&str> = kept.iter().map(|s| codec::submitter_status_text(s.status)).collect();
+        let suspensions: Vec<i32> = kept.iter().map(|s| i32::from(s.suspensions)).collect();
+        self.write(
+            context,
+            "INSERT INTO submitter (id, name, email, status, suspended_until_ms, suspensions, password_hash)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::int[],
+                                  $7::text[])
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email,
+                 status = excluded.status, suspended_until_ms = excluded.suspended_until_ms,
+                 suspensions = excluded.suspensions, password_hash = excluded.password_hash",
+            &[&id, &name, &email, &status, &until, &suspensions, &hashes],
+        )
+    }
+
+    fn put_relationships(&self, relationships: &[Relationship]) -> Result<(), StoreError> {
+        check_relationships(relationships)?;
+        let kept = codec::last_per_key(relationships, |r| (r.submitter.as_str(), r.npi.as_str()));
+        let submitter: Vec<&str> = kept.iter().map(|r| r.submitter.as_str()).collect();
+        let npi: Vec<&str> = kept.iter().map(|r| r.npi.as_str()).collect();
+        let status: Vec<&str> = kept.iter().map(|r| r.status.as_str()).collect();
+        let from: Vec<String> = kept.iter().map(|r| codec::date_text(r.effective)).collect();
+        let to: Vec<Option<String>> = kept.iter().map(|r| r.end.map(codec::date_text)).collect();
+        self.write(
+            "writing relationships",
+            "INSERT INTO relationship (submitter_id, npi, status, effective_date, end_date)
+             SELECT s, n, st, d1::date, d2::date
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS t(s, n, st, d1, d2)
+             ON CONFLICT (submitter_id, npi) DO UPDATE SET status = excluded.status,
+                 effective_date = excluded.effective_date, end_date = excluded.end_date",
+            &[&submitter, &npi, &status, &from, &to],
+        )
+    }
+
+    fn put_cost_sharing(&self, years: &[CostSharing]) -> Result<(), StoreError> {
+        let context = "writing cost sharing";
+        let mut conn = self.pool.get()?;
+        let stmt = conn.statement(
+            context,
+            "INSERT INTO cost_sharing (year, part_a_deductible, part_a_coinsurance_day_61_90,
+                 part_a_lifetime_reserve_day, snf_coinsurance_day_21_100, part_b_deductible,
+                 part_b_coinsurance_rate, blood_deductible_pints, smoking_cessation_sessions,
+                 pulmonary_rehab_sessions)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (year) DO UPDATE SET part_a_deductible = excluded.part_a_deductible,
+                 part_a_coinsurance_day_61_90 = excluded.part_a_coinsurance_day_61_90,
+                 part_a_lifetime_reserve_day = excluded.part_a_lifetime_reserve_day,
+                 snf_coinsurance_day_21_100 = excluded.snf_coinsurance_day_21_100,
+                 part_b_deductible = excluded.part_b_deductible,
+                 part_b_coinsurance_rate = excluded.part_b_coinsurance_rate,
+                 blood_deductible_pints = excluded.blood_deductible_pints,
+                 smoking_cessation_sessions = excluded.smoking_cessation_sessions,
+                 pulmonary_rehab_sessions = excluded.pulmonary_rehab_sessions",
+        )?;
+        let mut tx = conn.client.transaction().map_err(pg(context))?;
+        self.relax(&mut tx, context)?;
+        for c in years {
+            tx.execute(
+                &stmt,
+                &[
+                    &i32::from(c.year),
+                    &c.part_a_deductible,
+                    &c.part_a_coinsurance_day_61_90,
+                    &c.part_a_lifetime_reserve_day,
+                    &c.snf_coinsurance_day_21_100,
+                    &c.part_b_deductible,
+                    &c.part_b_coinsurance_rate,
+                    &i32::from(c.blood_deductible_pints),
+                    &i32::from(c.smoking_cessation_sessions),
+                    &i32::from(c.pulmonary_rehab_sessions),
+                ],
+            )
+            .map_err(pg(context))?;
+        }
+        tx.commit().map_err(pg(context))
+    }
+
+    fn counts(&self) -> Result<Counts, StoreError> {
+        let row = self.query_opt(
+            "counting rows",
+            "SELECT (SELECT count(*) FROM beneficiary), (SELECT count(*) FROM provider),
+                    (SELECT count(*) FROM submitter), (SELECT count(*) FROM relationship),
+                    (SELECT count(*) FROM cost_sharing), (SELECT count(*) FROM transaction_record)",
+            &[],
+        )?;
+        let Some(r) = row else { return Err(StoreError::corrupt("counts", "no row")) };
+        let n = |i| get::<i64>(&r, "counts", i).map(|v| u64::try_from(v).unwrap_or(0));
+        Ok(Counts {
+            beneficiaries: n(0)?,
+            providers: n(1)?,
+            submitters: n(2)?,
+            relationships: n(3)?,
+            cost_sharing_years: n(4)?,
+            transactions: n(5)?,
+        })
+    }
+
+    fn size_bytes(&self) -> Result<u64, StoreError> {
+        // The tables of this store's schema (with indexes and TOAST), not the whole database,
+        // which may hold other schemas.
+        let row = self.query_opt(
+            "measuring the database",
+            "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::bigint
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = current_schema() AND c.relkind = 'r'",
+            &[],
+        )?;
+        let bytes: i64 = match row {
+            Some(r) => get(&r, "size", 0)?,
+            None => 0,
+        };
+        Ok(u64::try_from(bytes).unwrap_or(0))
+    }
+
+    fn set_bulk_load(&self, on: bool) -> Result<(), StoreError> {
+        self.bulk.store(on, Ordering::Relaxed);
+        if !on {
+            // Fresh statistics after a load, so the planner keeps using the primary keys.
+            let mut conn = self.pool.get()?;
+            conn.client
+                .batch_execute("ANALYZE beneficiary, provider, submitter, relationship, cost_sharing")
+                .map_err(pg("analyzing"))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,573 @@
+//! The embedded store: one SQLite file in WAL mode.
+//!
+//! Readers take connections from a small pool (WAL lets them read while a write is in progress,
+//! one per core without waiting). All writes go through one connection behind a mutex: SQLite
+//! has a single writer anyway, and queueing on a mutex inside the process is fairer and faster
+//! than SQLite's sleep-and-retry busy handler, which remains for other processes only.
+
+use crate::codec::{self, need};
+use crate::migrate::{self, Migration};
+use crate::pool::Pool;
+use crate::{
+    Counts, RecordedTransaction, Relationship, Store, StoreError, Submitter, TransactionRecord, check_beneficiaries,
+    check_providers, check_relationships, password,
+};
+use eligibility::{Beneficiary, CostSharing, Instant, Provider, SubmitterSeed};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+pub struct SqliteStore {
+    path: PathBuf,
+    readers: Pool<Connection>,
+    writer: Mutex<Connection>,
+}
+
+fn sq(context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |error| StoreError::Sqlite { context, error }
+}
+
+/// Page cache per connection in normal use, in KiB (SQLite's negative cache_size unit).
+const CACHE_KIB: i64 = 64 * 1024;
+/// The writer's page cache during a bulk load: imports insert in no particular key order, and
+/// a B-tree whose inner pages stay cached takes random inserts at memory speed.
+const BULK_CACHE_KIB: i64 = 1024 * 1024;
+/// Other processes (a seed while the server runs) wait this long for the write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(sq("opening the database"))?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(sq("setting the busy timeout"))?;
+    conn.set_prepared_statement_cache_capacity(32);
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -{CACHE_KIB}; PRAGMA temp_store = MEMORY;"
+    ))
+    .map_err(sq("configuring the connection"))?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|error| StoreError::CreateDir { path: dir.to_path_buf(), error })?;
+        }
+        let mut writer = connect(path)?;
+        // WAL is a property of the file: set once, every later connection reads in WAL mode.
+        let mode: String =
+            writer.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(sq("switching to WAL mode"))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(mode, "SQLite refused WAL mode; readers will wait for writers");
+        }
+        migrate(&mut writer, migrate::SQLITE)?;
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let reader_path = path.to_path_buf();
+        let readers = Pool::new(
+            2 * cores,
+            move || {
+                let c = connect(&reader_path)?;
+                // Readers never write: a bug that tries fails instead of bypassing the writer.
+                c.execute_batch("PRAGMA query_only = ON").map_err(sq("configuring a reader"))?;
+                Ok(c)
+            },
+            |_| true,
+        );
+        Ok(SqliteStore { path: path.to_path_buf(), readers, writer: Mutex::new(writer) })
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Connection> {
+        // A panic mid-write leaves the connection with its transaction rolled back (rusqlite's
+        // Transaction rolls back on drop), so the connection is still usable.
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` in one IMMEDIATE transaction on the writer (the write lock is taken up front,
+    /// so the transaction never fails half-way on a lock upgrade).
+    fn write<T>(
+        &self,
+        context: &'static str,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sq(context))?;
+        let out = f(&tx)?;
+        tx.commit().map_err(sq(context))?;
+        Ok(out)
+    }
+}
+
+fn migrate(conn: &mut Connection, migrations: &[Migration]) -> Result<(), StoreError> {
+    let context = "applying schema migrations";
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sq(context))?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms INTEGER NOT NULL)",
+    )
+    .map_err(sq(context))?;
+    let current: i64 = tx
+        .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))
+        .map_err(sq(context))?;
+    let known = migrations.last().map_or(0, |m| m.version);
+    if current > known {
+        return Err(StoreError::SchemaTooNew { found: current, known });
+    }
+    for m in migrations.iter().filter(|m| m.version > current) {
+        tx.execute_batch(m.sql).map_err(sq(context))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?1, ?2, ?3)",
+            params![m.version, m.name, now_millis()],
+        )
+        .map_err(sq(context))?;
+        tracing::info!(backend = "sqlite", version = m.version, name = m.name, "applied schema migration");
+    }
+    tx.commit().map_err(sq(context))
+}
+
+pub(crate) fn now_millis() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+fn small<T: TryFrom<i64>>(what: &'static str, column: &str, v: i64) -> Result<T, StoreError> {
+    T::try_from(v).map_err(|_| StoreError::corrupt(what, format!("column {column} holds {v}")))
+}
+
+/// A provider row's columns, as SQLite returns them.
+type ProviderRow = (String, String, Option<String>, String, String, Option<String>, Option<String>);
+
+fn provider_from_row(r: &Row<'_>) -> rusqlite::Result<ProviderRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+}
+
+fn relationship_from_row(r: &Row<'_>) -> rusqlite::Result<(String, String, String, String, Option<String>)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+fn relationship(
+    (submitter, npi, status, effective, end): (String, String, String, String, Option<String>),
+) -> Result<Relationship, StoreError> {
+    Ok(Relationship {
+        submitter,
+        npi,
+        status: codec::relationship_status(&status)?,
+        effective: codec::parse_date("relationship", &effective)?,
+        end: codec::parse_opt_date("relationship", end)?,
+    })
+}
+
+type TxRow = (i64, i64, String, Option<String>, Option<String>, String, String, String, i64);
+
+fn transaction(
+    (id, at_ms, submitter, npi, mbi, outcome, aaa, stc, duration): TxRow,
+) -> Result<RecordedTransaction, StoreError> {
+    Ok(RecordedTransaction {
+        id,
+        record: TransactionRecord {
+            at: codec::millis_to_instant(at_ms),
+            submitter,
+            npi,
+            mbi,
+            outcome: codec::outcome(&outcome)?,
+            aaa_codes: codec::split_codes(&aaa),
+            service_types: codec::split_codes(&stc),
+            duration_micros: small("transaction record", "duration_us", duration)?,
+        },
+    })
+}
+
+const INSERT_TRANSACTION: &str = "INSERT INTO transaction_record
+    (at_ms, submitter_id, npi, mbi, outcome, aaa_codes, service_types, duration_us)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+fn insert_transaction(conn: &Connection, t: &TransactionRecord) -> Result<i64, StoreError> {
+    let context = "recording a transaction";
+    let mut stmt = conn.prepare_cached(INSERT_TRANSACTION).map_err(sq(context))?;
+    stmt.execute(params![
+        codec::instant_to_millis(t.at),
+        t.submitter,
+        t.npi,
+        t.mbi,
+        t.outcome.as_str(),
+        codec::join_codes(&t.aaa_codes),
+        codec::join_codes(&t.service_types),
+        i64::try_from(t.duration_micros).unwrap_or(i64::MAX),
+    ])
+    .map_err(sq(context))?;
+    Ok(conn.last_insert_rowid())
+}
+
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn beneficiary(&self, mbi: &str) -> Result<Option<Beneficiary>, StoreError> {
+        let context = "reading a beneficiary";
+        let conn = self.readers.get()?;
+        let mut stmt = conn.prepare_cached("SELECT body FROM beneficiary WHERE mbi = ?1").map_err(sq(context))?;
+        let blob: Option<Vec<u8>> = stmt.query_row([mbi], |r| r.get(0)).optional().map_err(sq(context))?;
+        blob.map(|b| codec::decode_beneficiary(&b)).transpose()
+    }
+
+    fn provider(&self, npi: &str) -> Result<Option<Provider>, StoreError> {
+        let context = "reading a provider";
+        let conn = self.readers.get()?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT npi, name, first_name, entity, medicare, enrolled_on, ended_on FROM provider WHERE npi = ?1",
+            )
+            .map_err(sq(context))?;
+        let row = stmt.query_row([npi], provider_from_row).optional().map_err(sq(context))?;
+        row.map(provider).transpose()
+    }
+
+    fn submitter(&self, id: &str) -> Result<Option<Submitter>, StoreError> {
+        let context = "reading a submitter";
+        let conn = self.readers.get()?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id, name, email, status, suspended_until_ms, suspensions FROM submitter WHERE id = ?1",
+            )
+            .map_err(sq(context))?;
+        let row = stmt
+            .query_row([id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            })
+            .optional()
+            .map_err(sq(context))?;
+        row.map(|(id, name, email, status, until, suspensions)| {
+            Ok(Submitter {
+                id,
+                name,
+                email,
+                status: need("submitter", "status", &status, codec::parse_submitter_status(&status))?,
+                suspended_until: until.map(codec::millis_to_instant),
+                suspensions: small("submitter", "suspensions", suspensions)?,
+            })
+        })
+        .transpose()
+    }
+
+    fn verify_password(&self, id: &str, password: &str) -> Result<bool, StoreError> {
+        let context = "reading a password hash";
+        let stored: Option<String> = {
+            let conn = self.readers.get()?;
+            let mut stmt =
+                conn.prepare_cached("SELECT password_hash FROM submitter WHERE id = ?1").map_err(sq(context))?;
+            stmt.query_row([id], |r| r.get(0)).optional().map_err(sq(context))?
+        };
+        // The connection is back in the pool before the deliberately slow hash.
+        password::verify(stored.as_deref(), password)
+    }
+
+    fn relationship(&self, submitter: &str, npi: &str) -> Result<Option<Relationship>, StoreError> {
+        let context = "reading a relationship";
+        let conn = self.readers.get()?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT submitter_id, npi, status, effective_date, end_date FROM relationship
+                 WHERE submitter_id = ?1 AND npi = ?2",
+            )
+            .map_err(sq(context))?;
+        let row = stmt.query_row([submitter, npi], relationship_from_row).optional().map_err(sq(context))?;
+        row.map(relationship).transpose()
+    }
+
+    fn relationships_of(&self, submitter: &str) -> Result<Vec<Relationship>, StoreError> {
+        let context = "reading relationships";
+        let conn = self.readers.get()?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT submitter_id, npi, status, effective_date, end_date FROM relationship
+                 WHERE submitter_id = ?1 ORDER BY npi",
+            )
+            .map_err(sq(context))?;
+        let rows = stmt.query_map([submitter], relationship_from_row).map_err(sq(context))?;
+        rows.map(|r| r.map_err(sq(context)).and_then(relationship)).collect()
+    }
+
+    fn cost_sharing(&self) -> Result<Vec<CostSharing>, StoreError> {
+        let context = "reading cost sharing";
+        let conn = self.readers.get()?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT year, part_a_deductible, part_a_coinsurance_day_61_90, part_a_lifetime_reserve_day,
+                        snf_coinsurance_day_21_100, part_b_deductible, part_b_coinsurance_rate,
+                        blood_deductible_pints, smoking_cessation_sessions, pulmonary_rehab_sessions
+                 FROM cost_sharing ORDER BY year",
+            )
+            .map_err(sq(context))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    [r.get::<_, f64>(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?],
+                    [r.get::<_, i64>(7)?, r.get(8)?, r.get(9)?],
+                ))
+            })
+            .map_err(sq(context))?;
+        rows.map(|r| {
+            let (year, f, n) = r.map_err(sq(context))?;
+            cost_sharing_from(year, f, n)
+        })
+        .collect()
+    }
+
+    fn record_transaction(&self, record: &TransactionRecord) -> Result<i64, StoreError> {
+        let conn = self.writer();
+        insert_transaction(&conn, record)
+    }
+
+    fn record_transactions(&self, records: &[TransactionRecord]) -> Result<(), StoreError> {
+        self.write("recording transactions", |tx| {
+            for r in records {
+                insert_transaction(tx, r)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn transactions_for(
+        &self,
+        submitter: &str,
+        from: Instant,
+        to: Instant,
+    ) -> Result<Vec<RecordedTransaction>, StoreError> {
+        let context = "reading transaction records";
+        let conn = self.readers.get()?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id, at_ms, submitter_id, npi, mbi, outcome, aaa_codes, service_types, duration_us
+                 FROM transaction_record
+                 WHERE submitter_id = ?1 AND at_ms >= ?2 AND at_ms < ?3 ORDER BY at_ms, id",
+            )
+            .map_err(sq(context))?;
+        let rows = stmt
+            .query_map(params![submitter, codec::instant_to_millis(from), codec::instant_to_millis(to)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
+            })
+            .map_err(sq(context))?;
+        rows.map(|r| r.map_err(sq(context)).and_then(transaction)).collect()
+    }
+
+    fn put_beneficiaries(&self, beneficiaries: &[Beneficiary]) -> Result<(), StoreError> {
+        check_beneficiaries(beneficiaries)?;
+        let context = "writing beneficiaries";
+        self.write(context, |tx| {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO beneficiary (mbi, body) VALUES (?1, ?2)
+                     ON CONFLICT (mbi) DO UPDATE SET body = excluded.body",
+                )
+                .map_err(sq(context))?;
+            let mut blob = Vec::with_capacity(1024);
+            for b in beneficiaries {
+                codec::encode_beneficiary(b, &mut blob)?;
+                stmt.execute(params![b.mbi, blob]).map_err(sq(context))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn put_providers(&self, providers: &[Provider]) -> Result<(), StoreError> {
+        check_providers(providers)?;
+        let context = "writing providers";
+        self.write(context, |tx| {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO provider (npi, name, first_name, entity, medicare, enrolled_on, ended_on)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (npi) DO UPDATE SET name = excluded.name, first_name = excluded.first_name,
+                         entity = excluded.entity, medicare = excluded.medicare,
+                         enrolled_on = excluded.enrolled_on, ended_on = excluded.ended_on",
+                )
+                .map_err(sq(context))?;
+            for p in providers {
+                stmt.execute(params![
+                    p.npi,
+                    p.name,
+                    p.first_name,
+                    codec::entity_text(p.entity),
+                    codec::enrollment_text(p.medicare),
+                    p.enrolled_on.map(codec::date_text),
+                    p.ended_on.map(codec::date_text),
+                ])
+                .map_err(sq(context))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn put_submitters(&self, submitters: &[SubmitterSeed]) -> Result<(), StoreError> {
+        let context = "writing submitters";
+        let until: Vec<Option<Instant>> = submitters
+            .iter()
+            .map(|s| codec::seed_suspended_until(s.suspended_until.as_deref()))
+            .collect::<Result<_, _>>()?;
+        // Hash before taking the write lock: hashing is slow on purpose.
+        let hashes = password::hash_all(&submitters.iter().map(|s| s.password.as_str()).collect::<Vec<_>>())?;
+        self.write(context, |tx| {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO submitter (id, name, email, status, suspended_until_ms, suspensions, password_hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email,
+                         status = excluded.status, suspended_until_ms = excluded.suspended_until_ms,
+                         suspensions = excluded.suspensions, password_hash = excluded.password_hash",
+                )
+                .map_err(sq(context))?;
+            for ((s, until), hash) in submitters.iter().zip(&until).zip(&hashes) {
+                stmt.execute(params![
+                    s.id,
+                    s.name,
+                    s.email,
+                    codec::submitter_status_text(s.status),
+                    until.map(codec::instant_to_millis),
+                    s.suspensions,
+                    hash,
+                ])
+                .map_err(sq(context))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn put_relationships(&self, relationships: &[Relationship]) -> Result<(), StoreError> {
+        check_relationships(relationships)?;
+        let context = "writing relationships";
+        self.write(context, |tx| {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO relationship (submitter_id, npi, status, effective_date, end_date)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (submitter_id, npi) DO UPDATE SET status = excluded.status,
+                         effective_date = excluded.effective_date, end_date = excluded.end_date",
+                )
+                .map_err(sq(context))?;
+            for r in relationships {
+                stmt.execute(params![
+                    r.submitter,
+                    r.npi,
+                    r.status.as_str(),
+                    codec::date_text(r.effective),
+                    r.end.map(codec::date_text),
+                ])
+                .map_err(sq(context))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn put_cost_sharing(&self, years: &[CostSharing]) -> Result<(), StoreError> {
+        let context = "writing cost sharing";
+        self.write(context, |tx| {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO cost_sharing (year, part_a_deductible, part_a_coinsurance_day_61_90,
+                         part_a_lifetime_reserve_day, snf_coinsurance_day_21_100, part_b_deductible,
+                         part_b_coinsurance_rate, blood_deductible_pints, smoking_cessation_sessions,
+                         pulmonary_rehab_sessions)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .map_err(sq(context))?;
+            for c in years {
+                stmt.execute(params![
+                    c.year,
+                    c.part_a_deductible,
+                    c.part_a_coinsurance_day_61_90,
+                    c.part_a_lifetime_reserve_day,
+                    c.snf_coinsurance_day_21_100,
+                    c.part_b_deductible,
+                    c.part_b_coinsurance_rate,
+                    c.blood_deductible_pints,
+                    c.smoking_cessation_sessions,
+                    c.pulmonary_rehab_sessions,
+                ])
+                .map_err(sq(context))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn counts(&self) -> Result<Counts, StoreError> {
+        let context = "counting rows";
+        let conn = self.readers.get()?;
+        let n: [i64; 6] = conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM beneficiary), (SELECT count(*) FROM provider),
+                        (SELECT count(*) FROM submitter), (SELECT count(*) FROM relationship),
+                        (SELECT count(*) FROM cost_sharing), (SELECT count(*) FROM transaction_record)",
+                [],
+                |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?]),
+            )
+            .map_err(sq(context))?;
+        let n = n.map(|v| u64::try_from(v).unwrap_or(0));
+        Ok(Counts {
+            beneficiaries: n[0],
+            providers: n[1],
+            submitters: n[2],
+            relationships: n[3],
+            cost_sharing_years: n[4],
+            transactions: n[5],
+        })
+    }
+
+    fn size_bytes(&self) -> Result<u64, StoreError> {
+        let len = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        Ok(len(&self.path) + len(Path::new(&wal)))
+    }
+
+    fn set_bulk_load(&self, on: bool) -> Result<(), StoreError> {
+        let conn = self.writer();
+        if on {
+            conn.execute_batch(&format!("PRAGMA synchronous = OFF; PRAGMA cache_size = -{BULK_CACHE_KIB};"))
+                .map_err(sq("entering bulk-load mode"))
+        } else {
+            // Back to durable writes, then fold the WAL into the database file (so its size is
+            // the real size) and refresh the planner's statistics.
+            conn.execute_batch(&format!("PRAGMA synchronous = NORMAL; PRAGMA cache_size = -{CACHE_KIB};"))
+                .map_err(sq("leaving bulk-load mode"))?;
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(sq("checkpointing the WAL"))?;
+            conn.execute_batch("PRAGMA optimize").map_err(sq("optimizing"))
+        }
+    }
+}
+
+fn provider(
+    (npi, name, first_name, entity, medicare, enrolled_on, ended_on): ProviderRow,
+) -> Result<Provider, StoreError> {
+    Ok(Provider {
+        npi,
+        name,
+        first_name,
+        entity: need("provider", "entity", &entity, codec::parse_entity(&entity))?,
+        medicare: need("provider", "medicare", &medicare, codec::parse_enrollment(&medicare))?,
+        enrolled_on: codec::parse_opt_date("provider", enrolled_on)?,
+        ended_on: codec::parse_opt_date("provider", ended_on)?,
+    })
+}
+
+pub(crate) fn cost_sharing_from(year: i64, f: [f64; 6], n: [i64; 3]) -> Result<CostSharing, StoreError> {
+    let what = "cost sharing";
+    Ok(CostSharing {
+        year: small(what, "year", year)?,
+        part_a_deductible: f[0],
+        part_a_coinsurance_day_61_90: f[1],
+        part_a_lifetime_reserve_day: f[2],
+        snf_coinsurance_day_21_100: f[3],
+        part_b_deductible: f[4],
+        part_b_coinsurance_rate: f[5],
+        blood_deductible_pints: small(what, "blood_deductible_pints", n[0])?,
+        smoking_cessation_sessions: small(what, "smoking_cessation_sessions", n[1])?,
+        pulmonary_rehab_sessions: small(what, "pulmonary_rehab_sessions", n[2])?,
+    })
+}

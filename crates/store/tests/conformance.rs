@@ -1,0 +1,250 @@
+//! One conformance suite for every `Store`: SQLite always, PostgreSQL when
+//! `HETS_TEST_POSTGRES_URL` is set (`.ci/run` sets it). Each PostgreSQL run works in a fresh
+//! schema of its own, dropped at the end, so runs can repeat and overlap.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+use eligibility::{Instant, Personas, SubmitterStatus};
+use store::{Outcome, Relationship, RelationshipStatus, Store, TransactionRecord};
+use x12::Date;
+
+fn personas() -> Personas {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/personas.toml")).unwrap();
+    Personas::from_toml(&text).unwrap()
+}
+
+fn at(s: &str) -> Instant {
+    Instant::parse_rfc3339(s).unwrap()
+}
+
+/// What every implementation must do.
+fn conformance(store: &dyn Store) {
+    let p = personas();
+    store::load_personas(store, &p).unwrap();
+
+    // Every persona comes back exactly as the personas file describes it.
+    for b in &p.beneficiaries {
+        assert_eq!(store.beneficiary(&b.mbi).unwrap().as_ref(), Some(b), "{}", b.key);
+    }
+    let ma = p.beneficiary("medicare-advantage").unwrap();
+    let back = store.beneficiary("4VQ3C55WU99").unwrap().unwrap();
+    assert_eq!(&back, ma);
+    assert_eq!(back.medicare_advantage[0].contract, "H4321");
+    assert_eq!(store.beneficiary("1EG4TE5MK73").unwrap(), None, "well-formed, unknown MBI");
+    assert_eq!(store.beneficiary("").unwrap(), None);
+
+    for pr in &p.providers {
+        assert_eq!(store.provider(&pr.npi).unwrap().as_ref(), Some(pr), "{}", pr.npi);
+    }
+    assert_eq!(store.provider("1234567893").unwrap(), None);
+
+    let mut years = p.cost_sharing.clone();
+    years.sort_by_key(|c| c.year);
+    assert_eq!(store.cost_sharing().unwrap(), years);
+
+    // Submitters: everything but the password, which only verifies.
+    let s = store.submitter("WDEMO003").unwrap().unwrap();
+    assert_eq!(s.name, "QUICKCHECK BILLING LLC");
+    assert_eq!(s.email, "it@quickcheck-billing.example");
+    assert_eq!(s.status, SubmitterStatus::Suspended);
+    assert_eq!(s.suspended_until, Some(at("2026-11-17T12:00:00Z")));
+    assert_eq!(s.suspensions, 1);
+    assert_eq!(store.submitter("WDEMO004").unwrap().unwrap().status, SubmitterStatus::Terminated);
+    assert_eq!(store.submitter("NOSUCH").unwrap(), None);
+    assert!(store.verify_password("WDEMO001", "demo-clearinghouse-pass").unwrap());
+    assert!(!store.verify_password("WDEMO001", "bayside-pass").unwrap());
+    assert!(!store.verify_password("WDEMO001", "").unwrap());
+    assert!(!store.verify_password("NOSUCH", "demo-clearinghouse-pass").unwrap());
+
+    // Relationships: WDEMO001 has the nine NPIs the personas give it.
+    let rels = store.relationships_of("WDEMO001").unwrap();
+    let mut want: Vec<String> = p.submitters[0].npis.clone();
+    want.sort();
+    assert_eq!(rels.iter().map(|r| r.npi.clone()).collect::<Vec<_>>(), want);
+    let today = p.meta.reference_date;
+    for r in &rels {
+        assert!(r.active_on(today), "{r:?}");
+    }
+    let r = store.relationship("WDEMO002", "1125213722").unwrap().unwrap();
+    assert_eq!(r.status, RelationshipStatus::Active);
+    assert_eq!(r.effective, store::PERSONA_RELATIONSHIPS_FROM);
+    assert_eq!(r.end, None);
+    assert_eq!(store.relationship("WDEMO002", "1497429880").unwrap(), None);
+
+    // Writers replace by key.
+    let suspended = Relationship {
+        submitter: "WDEMO002".into(),
+        npi: "1125213722".into(),
+        status: RelationshipStatus::Suspended,
+        effective: Date::new(2020, 1, 1).unwrap(),
+        end: Some(Date::new(2030, 12, 31).unwrap()),
+    };
+    store.put_relationships(std::slice::from_ref(&suspended)).unwrap();
+    let back = store.relationship("WDEMO002", "1125213722").unwrap().unwrap();
+    assert_eq!(back, suspended);
+    assert!(!back.active_on(today));
+    let mut moved = ma.clone();
+    moved.last_name = "OKAFOR-REED".into();
+    moved.part_d.clear();
+    store.put_beneficiaries(&[ma.clone(), moved.clone()]).unwrap();
+    assert_eq!(store.beneficiary(&ma.mbi).unwrap(), Some(moved), "the last of a batch wins");
+    store.put_beneficiaries(std::slice::from_ref(ma)).unwrap();
+    assert_eq!(store.beneficiary(&ma.mbi).unwrap().as_ref(), Some(ma));
+
+    // Bad keys are refused, not stored.
+    let mut bad = ma.clone();
+    bad.mbi = "2DG9NX3WK4".into();
+    assert!(store.put_beneficiaries(&[bad]).is_err());
+
+    // Transactions append and read back in instant order, per submitter and period.
+    let t1 = TransactionRecord {
+        at: at("2026-11-16T09:30:00.25Z"),
+        submitter: "WDEMO001".into(),
+        npi: Some("1125213722".into()),
+        mbi: Some("2DG9NX3WK42".into()),
+        outcome: Outcome::Response271,
+        aaa_codes: vec![],
+        service_types: vec!["30".into()],
+        duration_micros: 850,
+    };
+    let t2 = TransactionRecord {
+        at: at("2026-11-16T09:29:00Z"),
+        outcome: Outcome::Response271Aaa,
+        aaa_codes: vec!["73".into(), "71".into()],
+        service_types: vec!["30".into(), "47".into()],
+        duration_micros: 1200,
+        ..t1.clone()
+    };
+    let t3 = TransactionRecord {
+        at: at("2026-11-16T10:00:00Z"),
+        npi: None,
+        mbi: None,
+        outcome: Outcome::Ta1,
+        service_types: vec![],
+        ..t1.clone()
+    };
+    let other = TransactionRecord { submitter: "WDEMO002".into(), outcome: Outcome::Ack999, ..t1.clone() };
+    let id1 = store.record_transaction(&t1).unwrap();
+    let id2 = store.record_transaction(&t2).unwrap();
+    assert!(id2 > id1);
+    store.record_transactions(&[t3.clone(), other.clone()]).unwrap();
+    let got = store.transactions_for("WDEMO001", at("2026-11-16T00:00:00Z"), at("2026-11-17T00:00:00Z")).unwrap();
+    let records: Vec<TransactionRecord> = got.iter().map(|t| t.record.clone()).collect();
+    assert_eq!(records, vec![t2.clone(), t1.clone(), t3.clone()]);
+    assert_eq!(got[1].id, id1);
+    // `to` is excluded, `from` included.
+    let got = store.transactions_for("WDEMO001", t1.at, t3.at).unwrap();
+    assert_eq!(got.iter().map(|t| t.record.clone()).collect::<Vec<_>>(), vec![t1.clone()]);
+    assert_eq!(store.transactions_for("WDEMO002", t1.at, t3.at).unwrap()[0].record, other);
+
+    let counts = store.counts().unwrap();
+    assert_eq!(counts.beneficiaries, p.beneficiaries.len() as u64);
+    assert_eq!(counts.providers, p.providers.len() as u64);
+    assert_eq!(counts.submitters, p.submitters.len() as u64);
+    assert_eq!(counts.relationships, p.submitters.iter().map(|s| s.npis.len() as u64).sum::<u64>());
+    assert_eq!(counts.cost_sharing_years, 2);
+    assert_eq!(counts.transactions, 4);
+    assert!(store.size_bytes().unwrap() > 0);
+
+    // A synthetic population loads beside the personas, in bulk mode, and reads back.
+    let pop = store::synthetic::Population::new(7, 500, 40, 3, today).reserving(&p);
+    store.set_bulk_load(true).unwrap();
+    store.put_providers(&pop.providers()).unwrap();
+    store.put_submitters(&pop.submitters()).unwrap();
+    store.put_relationships(&pop.relationships()).unwrap();
+    let all: Vec<_> = pop.beneficiaries(0..500).collect();
+    store.put_beneficiaries(&all).unwrap();
+    store.set_bulk_load(false).unwrap();
+    for b in all.iter().step_by(37) {
+        assert_eq!(store.beneficiary(&b.mbi).unwrap().as_ref(), Some(b));
+    }
+    let id = store::synthetic::Population::submitter_id(0);
+    assert!(store.verify_password(&id, &store::synthetic::Population::submitter_password(&id)).unwrap());
+    let counts = store.counts().unwrap();
+    assert_eq!(counts.beneficiaries, p.beneficiaries.len() as u64 + 500);
+    assert_eq!(counts.providers, p.providers.len() as u64 + 40);
+
+    // Readers on several threads at once.
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let all = &all;
+            s.spawn(move || {
+                for b in all.iter().skip(t).step_by(4) {
+                    assert_eq!(store.beneficiary(&b.mbi).unwrap().as_ref(), Some(b));
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn sqlite_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    // A directory that does not exist yet: created on first use.
+    let path = dir.path().join("nested/dir/hets.db");
+    let url = format!("sqlite:{}", path.display());
+    let store = store::open(&url).unwrap();
+    assert_eq!(store.backend(), "sqlite");
+    conformance(store.as_ref());
+    drop(store);
+    // Reopening applies no migration twice and keeps the data.
+    let again = store::open(&url).unwrap();
+    assert_eq!(again.beneficiary("2DG9NX3WK42").unwrap().unwrap().last_name, "HARTWELL");
+    let conn = rusqlite_journal_mode(&path);
+    assert_eq!(conn, "wal");
+}
+
+fn rusqlite_journal_mode(path: &std::path::Path) -> String {
+    // The store's own dependency, used here only to look at the file from outside.
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn bad_urls_are_refused_without_echoing_them() {
+    for url in ["mysql://root:secret@localhost/x", "sqlite:", "hets.db"] {
+        let err = store::open(url).err().unwrap().to_string();
+        assert!(!err.contains("secret"), "{err}");
+    }
+}
+
+/// A fresh schema in the test database, dropped when the guard goes.
+struct PgSchema {
+    base: String,
+    name: String,
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.base, postgres::NoTls) {
+            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+        }
+    }
+}
+
+fn with_schema(base: &str, schema: &str) -> String {
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-csearch_path%3D{schema}")
+}
+
+#[test]
+fn postgres_conforms() {
+    let Ok(base) = std::env::var("HETS_TEST_POSTGRES_URL") else {
+        eprintln!("HETS_TEST_POSTGRES_URL is not set: PostgreSQL conformance skipped");
+        return;
+    };
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let schema = format!("hets_test_{}_{}", std::process::id(), nanos % 1_000_000_000);
+    let mut admin = postgres::Client::connect(&base, postgres::NoTls).expect("PostgreSQL at HETS_TEST_POSTGRES_URL");
+    admin.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
+    let _guard = PgSchema { base: base.clone(), name: schema.clone() };
+    let url = with_schema(&base, &schema);
+    let store = store::open(&url).unwrap();
+    assert_eq!(store.backend(), "postgres");
+    conformance(store.as_ref());
+    drop(store);
+    let again = store::open(&url).unwrap();
+    assert_eq!(again.beneficiary("2DG9NX3WK42").unwrap().unwrap().last_name, "HARTWELL");
+    // Migrations ran once, in this schema.
+    let n: i64 = admin.query_one(&format!("SELECT count(*) FROM {schema}.schema_migrations"), &[]).unwrap().get(0);
+    assert_eq!(n, 1);
+}
