@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod clock;
+mod respond;
 mod x12cmd;
 
 use clap::{Parser, Subcommand};
@@ -20,6 +21,10 @@ enum Command {
     /// Check, acknowledge, list and decode X12 interchanges.
     #[command(subcommand)]
     X12(x12cmd::X12Command),
+    /// Answer one inbound interchange the way the server would (271, 999 or TA1).
+    Respond(respond::RespondArgs),
+    /// Print a 271 as a readable eligibility summary.
+    Explain(respond::ExplainArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +38,8 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::X12(cmd) => x12cmd::run(cmd),
+        Command::Respond(args) => respond::respond(&args),
+        Command::Explain(args) => respond::explain(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,195 @@
+//! One 270 through the crates: x12 checks it, the store is asked, eligibility decides, x12
+//! writes the answer, the store records the transaction.
+
+use crate::recorder::Recorder;
+use eligibility::{Context, Facts, Instant, RelationshipState, Releases, Settings};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use store::{Outcome, Store, TransactionRecord};
+use x12::{Checked, Delimiters, OutboundEnvelope, Rules};
+
+/// What the answer is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnswerKind {
+    /// The interchange could not be accepted.
+    Ta1,
+    /// The transaction set was rejected.
+    Ack999,
+    /// The eligibility response (possibly carrying AAA segments).
+    Response271,
+}
+
+impl AnswerKind {
+    /// The CORE PayloadType of the answer.
+    pub fn payload_type(self) -> &'static str {
+        match self {
+            AnswerKind::Ta1 => "X12_TA1_Response_00501X231A1",
+            AnswerKind::Ack999 => "X12_999_Response_005010X231A1",
+            AnswerKind::Response271 => "X12_271_Response_005010X279A1",
+        }
+    }
+}
+
+/// One inbound interchange: its bytes, the authenticated submitter, the transaction instant.
+#[derive(Clone, Copy, Debug)]
+pub struct Inbound<'a> {
+    pub payload: &'a [u8],
+    pub submitter: &'a str,
+    pub at: Instant,
+}
+
+/// The answer to one interchange and the record kept of it.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub kind: AnswerKind,
+    pub payload: Vec<u8>,
+    pub record: TransactionRecord,
+}
+
+/// Answers 270s against one store, under the releases and settings it was built with.
+pub struct Responder {
+    store: Arc<dyn Store>,
+    releases: Releases,
+    settings: Settings,
+    /// Cost sharing changes once a year: read once, not per request.
+    cost_sharing: Vec<eligibility::CostSharing>,
+    /// ISA13/GS06 of the answers.
+    control: AtomicU32,
+    recorder: Recorder,
+}
+
+/// The id this system answers as (ISA08 of every inbound interchange, ISA06 of every answer).
+pub const RECEIVER_ID: &str = "CMS";
+
+impl Responder {
+    pub fn new(store: Arc<dyn Store>, releases: Releases, settings: Settings) -> Result<Responder, store::StoreError> {
+        let cost_sharing = store.cost_sharing()?;
+        let recorder = Recorder::start(store.clone());
+        Ok(Responder { store, releases, settings, cost_sharing, control: AtomicU32::new(1), recorder })
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    fn next_control(&self) -> u32 {
+        // ISA13 is nine digits; wrap before it overflows them.
+        self.control.fetch_add(1, Ordering::Relaxed) % 1_000_000_000
+    }
+
+    /// Answers one interchange and records the transaction.
+    pub fn respond(&self, inbound: &Inbound<'_>) -> Answer {
+        let started = std::time::Instant::now();
+        let mut answer = self.answer(inbound);
+        answer.record.duration_micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.recorder.record(answer.record.clone());
+        answer
+    }
+
+    /// Waits until every transaction answered so far is in the store.
+    pub fn flush(&self) {
+        self.recorder.flush();
+    }
+
+    fn answer(&self, inbound: &Inbound<'_>) -> Answer {
+        let rules = Rules { receiver_id: Some(RECEIVER_ID), sender_id: Some(inbound.submitter) };
+        let (date, time) = (inbound.at.date(), inbound.at.time());
+        let mut record = TransactionRecord {
+            at: inbound.at,
+            submitter: inbound.submitter.to_string(),
+            npi: None,
+            mbi: None,
+            outcome: Outcome::Ta1,
+            aaa_codes: Vec::new(),
+            service_types: Vec::new(),
+            duration_micros: 0,
+        };
+        let mut payload = Vec::with_capacity(4096);
+        let kind = match x12::check_270(inbound.payload, &rules) {
+            Checked::Interchange { interchange, ta1 } => {
+                let env = match &interchange {
+                    Some(h) => OutboundEnvelope::reply_to(h, date, time, self.next_control()),
+                    // No readable ISA: answer in the default delimiters to the authenticated
+                    // submitter.
+                    None => OutboundEnvelope {
+                        delimiters: Delimiters::default(),
+                        sender_qualifier: "ZZ",
+                        sender_id: RECEIVER_ID,
+                        receiver_qualifier: "ZZ",
+                        receiver_id: inbound.submitter,
+                        date,
+                        time,
+                        control_number: self.next_control(),
+                        usage: "P",
+                    },
+                };
+                ta1.write(&env, &mut payload);
+                AnswerKind::Ta1
+            }
+            Checked::Rejected { interchange, ack } => {
+                record.outcome = Outcome::Ack999;
+                ack.write(&OutboundEnvelope::reply_to(&interchange, date, time, self.next_control()), &mut payload);
+                AnswerKind::Ack999
+            }
+            Checked::Accepted { interchange, transaction: inq, .. } => {
+                let keys = eligibility::keys(&inq);
+                record.npi = Some(keys.npi.to_string()).filter(|n| !n.is_empty());
+                record.mbi = Some(inq.subscriber.name.id.to_string()).filter(|m| !m.is_empty());
+                record.service_types = inq
+                    .subscriber
+                    .inquiries
+                    .iter()
+                    .flat_map(|eq| eq.service_types.iter().map(|s| s.to_string()))
+                    .collect();
+                let release = self.releases.in_force(inbound.at);
+                let ctx = Context { at: inbound.at, release, settings: &self.settings };
+                let decision = match self.lookup(inbound.submitter, &keys, date) {
+                    Ok(found) => {
+                        let facts = Facts {
+                            provider: found.provider.as_ref(),
+                            relationship: found.relationship,
+                            beneficiary: found.beneficiary.as_ref(),
+                            cost_sharing: &self.cost_sharing,
+                        };
+                        eligibility::decide(&inq, &facts, &ctx)
+                    }
+                    Err(e) => {
+                        tracing::error!(submitter = inbound.submitter, error = %e, "the store could not answer");
+                        eligibility::unavailable(&inq, &ctx)
+                    }
+                };
+                record.aaa_codes = decision.aaa.iter().map(|h| h.code.to_string()).collect();
+                record.outcome = if decision.aaa.is_empty() { Outcome::Response271 } else { Outcome::Response271Aaa };
+                let env = OutboundEnvelope::reply_to(&interchange, date, time, self.next_control());
+                decision.response.write(&env, &mut payload);
+                AnswerKind::Response271
+            }
+        };
+        Answer { kind, payload, record }
+    }
+
+    fn lookup(
+        &self,
+        submitter: &str,
+        keys: &eligibility::Keys<'_>,
+        day: x12::Date,
+    ) -> Result<Found, store::StoreError> {
+        let provider = self.store.provider(keys.npi)?;
+        let relationship = match self.store.relationship(submitter, keys.npi)? {
+            Some(r) if r.active_on(day) => RelationshipState::Active,
+            Some(r) if r.status == store::RelationshipStatus::Suspended => RelationshipState::Suspended,
+            _ => RelationshipState::Missing,
+        };
+        let beneficiary = match &keys.mbi {
+            Some(mbi) => self.store.beneficiary(mbi)?,
+            None => None,
+        };
+        Ok(Found { provider, relationship, beneficiary })
+    }
+}
+
+struct Found {
+    provider: Option<eligibility::Provider>,
+    relationship: RelationshipState,
+    beneficiary: Option<eligibility::Beneficiary>,
+}
