@@ -113,7 +113,8 @@ pub fn explain(r: &Response271) -> String {
         );
     }
     if let Some(a) = &s.address {
-        let _ = writeln!(out, "  {} {} {} {} {}", a.line1, a.line2, a.city, a.state, a.zip);
+        let street = if a.line2.is_empty() { a.line1.clone() } else { format!("{}, {}", a.line1, a.line2) };
+        let _ = writeln!(out, "  {street}, {} {} {}", a.city, a.state, a.zip);
     }
     for d in &s.dates {
         match d.qualifier.as_str() {
@@ -164,8 +165,13 @@ pub fn explain(r: &Response271) -> String {
             "D" | "I" if !proc.is_empty() => {
                 let line = if e.info == "I" {
                     format!("{proc}: not covered again (once per lifetime, already used)")
-                } else if let Some(d) = first_date(b, "348") {
-                    format!("{proc}: next eligible {d}")
+                } else if let Some(d) = b.dates.iter().find(|d| d.qualifier == "348") {
+                    match (d.value, r.date) {
+                        (DateValue::Single(next), Some(today)) if next <= today => {
+                            format!("{proc}: eligible now (since {next})")
+                        }
+                        _ => format!("{proc}: next eligible {}", date_text(d)),
+                    }
                 } else if let Some(d) = first_date(b, "472") {
                     let npi = b.related.first().map(|r| r.name.id.clone()).unwrap_or_default();
                     format!("{proc}: paid service on {d} (NPI {npi})")

@@ -3,6 +3,7 @@
 
 mod clock;
 mod respond;
+mod seed;
 mod x12cmd;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +26,12 @@ enum Command {
     Respond(respond::RespondArgs),
     /// Print a 271 as a readable eligibility summary.
     Explain(respond::ExplainArgs),
+    /// The demo: load the demo dataset if needed and answer the CMS sample 270.
+    Demo(respond::DemoArgs),
+    /// Load the demo personas and a synthetic population into a database.
+    Seed(seed::SeedArgs),
+    /// Load beneficiaries, providers, submitters, relationships and cost sharing from CSV files.
+    Import(Box<seed::ImportArgs>),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +47,9 @@ fn main() -> ExitCode {
         Command::X12(cmd) => x12cmd::run(cmd),
         Command::Respond(args) => respond::respond(&args),
         Command::Explain(args) => respond::explain(&args),
+        Command::Demo(args) => respond::demo(&args),
+        Command::Seed(args) => seed::seed(&args),
+        Command::Import(args) => seed::import(&args),
     };
     match result {
         Ok(code) => code,

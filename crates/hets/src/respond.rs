@@ -102,3 +102,58 @@ pub fn redact(url: &str) -> String {
         _ => url.to_string(),
     }
 }
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// The database: sqlite:PATH or a postgres:// URL. The demo dataset is loaded into it when
+    /// it holds no beneficiary yet.
+    #[arg(long, default_value = store::DEFAULT_URL)]
+    db: String,
+    /// The demo dataset.
+    #[arg(long, default_value = "data/personas.toml")]
+    personas: String,
+    /// The 270 to answer.
+    #[arg(default_value = "tests/data/x12/valid/cms-sample.x12")]
+    file: String,
+}
+
+/// The main job on the embedded default: a database with the demo dataset, the CMS sample 270
+/// answered through the request path, the 271 and what it says.
+pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
+    let store = store::open(&args.db).with_context(|| format!("opening the database {}", redact(&args.db)))?;
+    if store.counts()?.beneficiaries == 0 {
+        let text = std::fs::read_to_string(&args.personas).with_context(|| format!("reading {}", args.personas))?;
+        let personas = eligibility::Personas::from_toml(&text)?;
+        store::load_personas(store.as_ref(), &personas)?;
+        eprintln!(
+            "hets demo: loaded the demo dataset ({} beneficiaries) into {}",
+            personas.beneficiaries.len(),
+            redact(&args.db)
+        );
+    }
+    let payload = read(&args.file)?;
+    // The demo dataset's reference day, so the answer matches the documentation.
+    let at = Instant::parse_rfc3339("2026-11-16T09:30:00Z")?;
+    let submitter = x12_sender(&payload).unwrap_or_else(|| "WDEMO001".to_string());
+    let responder = Responder::new(store, Releases::builtin()?, Settings::default())?;
+    let answer = responder.respond(&Inbound { payload: &payload, submitter: &submitter, at });
+    responder.flush();
+    let mut out = std::io::stdout().lock();
+    out.write_all(&answer.payload)?;
+    writeln!(out, "\n")?;
+    if let x12::Checked::Accepted { transaction, .. } = x12::check_271(&answer.payload) {
+        write!(out, "{}", eligibility::explain(&transaction))?;
+    }
+    Ok(match answer.kind {
+        AnswerKind::Response271 => ExitCode::SUCCESS,
+        AnswerKind::Ta1 | AnswerKind::Ack999 => ExitCode::from(1),
+    })
+}
+
+/// ISA06 of an interchange, trimmed: the demo answers whoever the sample says it is from.
+fn x12_sender(payload: &[u8]) -> Option<String> {
+    let isa = payload.get(..106)?;
+    let sep = *isa.get(3)?;
+    let field = isa.split(|&b| b == sep).nth(6)?;
+    Some(String::from_utf8_lossy(field).trim().to_string()).filter(|s| !s.is_empty())
+}
