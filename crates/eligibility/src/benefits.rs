@@ -5,7 +5,7 @@
 use crate::release::{FrequencyRule, PpvMode, PreventiveService};
 use crate::{Address, Beneficiary, CostSharing, Period, Release, YearUsage};
 use x12::{Benefit, Contact, Date, DateValue, Eb, HealthCareDelivery, Inquiry270, RelatedEntity, ResponseAddress};
-use x12::{ResponseDate, ResponseName, ResponseReference, format_decimal};
+use x12::{ResponseDate, ResponseName, ResponseReference, Text, format_decimal};
 
 pub(crate) struct Input<'a> {
     pub inquiry: &'a Inquiry270<'a>,
@@ -27,62 +27,63 @@ pub const PART_B_TYPES: &[&str] = &[
     "AK", "AL", "BF", "BG", "BT", "BU", "BV", "DM", "UC",
 ];
 
-fn strings(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
-}
-
-/// A small builder for one 2110C loop.
+/// A small builder for one 2110C loop. Codes are `&'static str` and borrowed into the model;
+/// only values from the record (amounts, names, dates) allocate.
 struct B(Benefit);
 
 impl B {
-    fn new(info: &str, types: &[&str], insurance: &str) -> B {
+    fn new(info: &'static str, types: &[&'static str], insurance: impl Into<Text>) -> B {
         B(Benefit {
             eb: Eb {
-                info: info.into(),
-                service_types: strings(types),
+                info: Text::Borrowed(info),
+                service_types: types.iter().map(|t| Text::Borrowed(t)).collect(),
                 insurance_type: insurance.into(),
                 ..Eb::default()
             },
             ..Benefit::default()
         })
     }
-    fn period(mut self, p: &str) -> B {
-        self.0.eb.period = p.into();
+    fn service_type(mut self, t: impl Into<Text>) -> B {
+        self.0.eb.service_types.push(t.into());
+        self
+    }
+    fn period(mut self, p: &'static str) -> B {
+        self.0.eb.period = Text::Borrowed(p);
         self
     }
     fn amount(mut self, a: f64) -> B {
-        self.0.eb.amount = format_decimal(a);
+        self.0.eb.amount = format_decimal(a).into();
         self
     }
     fn percent(mut self, p: f64) -> B {
-        self.0.eb.percent = format_decimal(p);
+        self.0.eb.percent = format_decimal(p).into();
         self
     }
-    fn quantity(mut self, q: &str, n: u32) -> B {
-        self.0.eb.quantity_qualifier = q.into();
-        self.0.eb.quantity = n.to_string();
+    fn quantity(mut self, q: &'static str, n: u32) -> B {
+        self.0.eb.quantity_qualifier = Text::Borrowed(q);
+        self.0.eb.quantity = n.to_string().into();
         self
     }
     fn plan(mut self, d: String) -> B {
-        self.0.eb.plan_description = d;
+        self.0.eb.plan_description = d.into();
         self
     }
     fn hcpcs(mut self, code: &str) -> B {
-        self.0.eb.procedure = vec!["HC".into(), code.into()];
+        self.0.eb.procedure = vec![Text::Borrowed("HC"), code.to_string().into()];
         self
     }
-    fn on(mut self, qualifier: &str, d: Date) -> B {
+    fn on(mut self, qualifier: &'static str, d: Date) -> B {
         self.0.dates.push(ResponseDate::single(qualifier, d));
         self
     }
-    fn during(mut self, qualifier: &str, from: Date, to: Date) -> B {
+    fn during(mut self, qualifier: &'static str, from: Date, to: Date) -> B {
         self.0.dates.push(ResponseDate::range(qualifier, from, to));
         self
     }
     /// D8 when the period is open, RD8 when it has ended.
-    fn spanning(mut self, qualifier: &str, from: Date, to: Option<Date>) -> B {
+    fn spanning(mut self, qualifier: &'static str, from: Date, to: Option<Date>) -> B {
         self.0.dates.push(ResponseDate {
-            qualifier: qualifier.into(),
+            qualifier: Text::Borrowed(qualifier),
             value: match to {
                 Some(to) => DateValue::Range(from, to),
                 None => DateValue::Single(from),
@@ -90,25 +91,31 @@ impl B {
         });
         self
     }
-    /// HSD: [qualifier, quantity, unit, modulus, period, periods].
-    fn hsd(mut self, h: [&str; 6]) -> B {
+    /// HSD01 quantity qualifier, HSD02 quantity, HSD03 unit, HSD05 period, HSD06 periods.
+    fn hsd(
+        mut self,
+        quantity_qualifier: &'static str,
+        quantity: impl Into<Text>,
+        unit: &'static str,
+        period: &'static str,
+        periods: impl Into<Text>,
+    ) -> B {
         self.0.deliveries.push(HealthCareDelivery {
-            quantity_qualifier: h[0].into(),
-            quantity: h[1].into(),
-            unit: h[2].into(),
-            sample_modulus: h[3].into(),
-            period: h[4].into(),
-            periods: h[5].into(),
+            quantity_qualifier: Text::Borrowed(quantity_qualifier),
+            quantity: quantity.into(),
+            unit: Text::Borrowed(unit),
+            period: Text::Borrowed(period),
+            periods: periods.into(),
             ..HealthCareDelivery::default()
         });
         self
     }
-    fn msg(mut self, m: &str) -> B {
+    fn msg(mut self, m: impl Into<Text>) -> B {
         self.0.messages.push(m.into());
         self
     }
-    fn reference(mut self, q: &str, v: &str) -> B {
-        self.0.references.push(ResponseReference { qualifier: q.into(), value: v.into() });
+    fn reference(mut self, q: &'static str, v: impl Into<Text>) -> B {
+        self.0.references.push(ResponseReference { qualifier: Text::Borrowed(q), value: v.into() });
         self
     }
     fn related(mut self, r: RelatedEntity) -> B {
@@ -123,7 +130,7 @@ fn provider(npi: &str) -> RelatedEntity {
             entity: "1P".into(),
             entity_type: "2".into(),
             id_qualifier: "XX".into(),
-            id: npi.into(),
+            id: npi.to_string().into(),
             ..ResponseName::default()
         },
         ..RelatedEntity::default()
@@ -153,7 +160,7 @@ fn payer(name: &str, addr: Option<&Address>, phone: Option<&str>, website: Optio
         name: ResponseName {
             entity: "PRP".into(),
             entity_type: "2".into(),
-            last: name.into(),
+            last: name.to_string().into(),
             ..ResponseName::default()
         },
         address: addr.map(address),
@@ -232,7 +239,7 @@ pub(crate) fn assemble(i: &Input<'_>) -> Vec<Benefit> {
     home_health(&mut out, i);
     hospice(&mut out, i);
     for e in &b.esrd {
-        let mut eb = B::new("D", &[e.dialysis_method.as_str()], "MB").on("356", e.from);
+        let mut eb = B::new("D", &[], "MB").service_type(e.dialysis_method.clone()).on("356", e.from);
         if let Some(d) = e.transplant_discharge {
             eb = eb.on("096", d);
         }
@@ -246,35 +253,33 @@ pub(crate) fn assemble(i: &Input<'_>) -> Vec<Benefit> {
             B::new("E", &["10"], "")
                 .period("23")
                 .quantity("DB", u32::from(c.blood_deductible_pints))
-                .hsd(["FL", &left.to_string(), "", "", "29", ""])
+                .hsd("FL", left.to_string(), "", "29", "")
                 .during("292", jan1, dec31),
         );
     }
     for d in b.part_d.iter().filter(|d| d.to.is_none_or(|t| t >= i.from) && d.from <= i.to) {
         out.push(
             B::new("R", &["88"], "OT")
-                .reference("18", &format!("{} {}", d.contract, d.pbp))
+                .reference("18", format!("{} {}", d.contract, d.pbp))
                 .spanning("292", d.from, d.to)
                 .related(payer(&d.plan_name, d.address.as_ref(), d.phone.as_deref(), d.website.as_deref())),
         );
     }
     for m in b.medicare_advantage.iter().filter(|m| m.to.is_none_or(|t| t >= i.from) && m.from <= i.to) {
         out.push(
-            B::new("R", &["30"], &m.plan_type)
-                .reference("18", &format!("{} {}", m.contract, m.pbp))
+            B::new("R", &["30"], m.plan_type.clone())
+                .reference("18", format!("{} {}", m.contract, m.pbp))
                 .spanning("290", m.from, m.to)
-                .msg(&format!("MCO Bill Option Code- {}", m.bill_option))
+                .msg(format!("MCO Bill Option Code- {}", m.bill_option))
                 .related(payer(&m.plan_name, m.address.as_ref(), m.phone.as_deref(), m.website.as_deref())),
         );
     }
     for m in &b.msp {
         out.push(
-            B::new("R", &["30"], &m.msp_type).reference("IG", &m.policy).spanning("290", m.from, m.to).related(payer(
-                &m.payer,
-                m.address.as_ref(),
-                None,
-                None,
-            )),
+            B::new("R", &["30"], m.msp_type.clone())
+                .reference("IG", m.policy.clone())
+                .spanning("290", m.from, m.to)
+                .related(payer(&m.payer, m.address.as_ref(), None, None)),
         );
     }
     for q in b.qmb.iter().filter(|q| q.to.is_none_or(|t| t >= i.from) && q.from <= i.to) {
@@ -285,24 +290,26 @@ pub(crate) fn assemble(i: &Input<'_>) -> Vec<Benefit> {
 
 /// Sub-ranges of `from..=to` that no period of either list covers.
 fn gaps(a: &[Period], b: &[Period], from: Date, to: Date) -> Vec<(Date, Date)> {
-    let covered = |d: Date| a.iter().chain(b).any(|p| p.contains(d));
+    // Sweep the covered intervals in start order, clipped to the inquiry period.
+    let mut covered: Vec<(Date, Date)> = a
+        .iter()
+        .chain(b)
+        .filter(|p| p.overlaps(from, to))
+        .map(|p| (p.from.max(from), p.to.map_or(to, |t| t.min(to))))
+        .collect();
+    covered.sort_unstable();
     let mut out = Vec::new();
-    let mut day = from;
-    let mut start: Option<Date> = None;
-    // Inquiry periods are at most four years and four months long (AAA 62 otherwise).
-    while day <= to {
-        match (covered(day), start) {
-            (false, None) => start = Some(day),
-            (true, Some(s)) => {
-                out.push((s, day.add_days(-1)));
-                start = None;
-            }
-            _ => {}
+    let mut next = from;
+    for (start, end) in covered {
+        if start > next {
+            out.push((next, start.add_days(-1)));
         }
-        day = day.add_days(1);
+        if end >= next {
+            next = end.add_days(1);
+        }
     }
-    if let Some(s) = start {
-        out.push((s, to));
+    if next <= to {
+        out.push((next, to));
     }
     out
 }
@@ -324,37 +331,35 @@ fn part_a_cost_sharing(out: &mut Vec<B>, b: &Beneficiary, c: &CostSharing, jan1:
         ));
     }
     out.push(B::new("C", &["42", "45"], "MA").period("26").amount(0.0).during("292", jan1, dec31));
-    let per_spell = ["", "", "", "", "26", "1"];
-    let band = |types: &[&str], amount: f64, from: u32, to: u32| {
+    let band = |types: &[&'static str], amount: f64, from: u32, to: u32| {
         B::new("B", types, "MA")
             .period("7")
             .amount(amount)
-            .hsd(["", "", "DA", "", "30", &from.to_string()])
-            .hsd(["", "", "DA", "", "31", &to.to_string()])
-            .hsd(per_spell)
+            .hsd("", "", "DA", "30", from.to_string())
+            .hsd("", "", "DA", "31", to.to_string())
+            .hsd("", "", "", "26", "1")
             .during("435", jan1, dec31)
     };
     out.push(band(&["30"], 0.0, 0, 60));
     out.push(band(&["30"], c.part_a_coinsurance_day_61_90, 60, 90));
     for s in &spells {
         let used = u32::from(s.hospital_days_used);
-        let left = |x: u32| ["", "", "DA", "", "29", &x.to_string()].map(str::to_string);
-        let full = left(60u32.saturating_sub(used));
-        let coins = left(30 - used.saturating_sub(60).min(30));
+        let full = 60u32.saturating_sub(used).to_string();
+        let coins = (30 - used.saturating_sub(60).min(30)).to_string();
         out.push(
             B::new("B", &["30"], "MA")
                 .period("7")
                 .amount(0.0)
-                .hsd(full.each_ref().map(String::as_str))
-                .hsd(per_spell)
+                .hsd("", "", "DA", "29", full)
+                .hsd("", "", "", "26", "1")
                 .during("435", s.first_billed, s.last_billed),
         );
         out.push(
             B::new("B", &["30"], "MA")
                 .period("7")
                 .amount(c.part_a_coinsurance_day_61_90)
-                .hsd(coins.each_ref().map(String::as_str))
-                .hsd(per_spell)
+                .hsd("", "", "DA", "29", coins)
+                .hsd("", "", "", "26", "1")
                 .during("435", s.first_billed, s.last_billed),
         );
     }
@@ -369,8 +374,8 @@ fn part_a_cost_sharing(out: &mut Vec<B>, b: &Beneficiary, c: &CostSharing, jan1:
                 B::new("B", &["AG"], "MA")
                     .period("7")
                     .amount(amount)
-                    .hsd(["", "", "DA", "", "29", &left])
-                    .hsd(per_spell)
+                    .hsd("", "", "DA", "29", left)
+                    .hsd("", "", "", "26", "1")
                     .during("435", s.first_billed, s.last_billed),
             );
         }
@@ -414,14 +419,13 @@ fn therapy(out: &mut Vec<B>, c: &CostSharing, u: &YearUsage, jan1: Date, dec31: 
         out.push(B::new("F", &["BG"], "MB").quantity("99", u32::from(u.cardiac_rehab_used)).msg(part));
     }
     let smoking_left = c.smoking_cessation_sessions.saturating_sub(u.smoking_cessation_used);
-    out.push(B::new("F", &["67"], "MB").period("22").quantity("VS", u32::from(c.smoking_cessation_sessions)).hsd([
+    out.push(B::new("F", &["67"], "MB").period("22").quantity("VS", u32::from(c.smoking_cessation_sessions)).hsd(
         "VS",
-        &smoking_left.to_string(),
-        "",
+        smoking_left.to_string(),
         "",
         "29",
         "",
-    ]));
+    ));
 }
 
 /// The HCPCS codes the 270 asked about (EQ02 `HC`) that the catalog knows; every catalog code
@@ -519,9 +523,38 @@ fn hospice(out: &mut Vec<B>, i: &Input<'_>) {
             B::new("X", &["45"], "MA")
                 .period("26")
                 .during("292", h.from, end)
-                .msg(&format!("Revocation Code - {}", h.revocation_code))
+                .msg(format!("Revocation Code - {}", h.revocation_code))
                 .related(provider(&h.npi)),
         );
         out.push(B::new("D", &["45"], "MA").period("26").quantity("99", u32::from(h.benefit_period)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Date {
+        Date::parse_iso(s).unwrap_or(Date { year: 1, month: 1, day: 1 })
+    }
+
+    fn p(from: &str, to: Option<&str>) -> Period {
+        Period { from: d(from), to: to.map(d) }
+    }
+
+    #[test]
+    fn gaps_are_the_uncovered_days() {
+        let (from, to) = (d("2026-01-01"), d("2026-12-31"));
+        assert_eq!(gaps(&[p("2001-01-01", None)], &[], from, to), []);
+        assert_eq!(gaps(&[p("2001-01-01", Some("2026-05-02"))], &[], from, to), [(d("2026-05-03"), to)]);
+        assert_eq!(gaps(&[], &[], from, to), [(from, to)]);
+        assert_eq!(
+            gaps(&[p("2026-02-01", Some("2026-03-31"))], &[p("2026-03-15", Some("2026-06-30"))], from, to),
+            [(from, d("2026-01-31")), (d("2026-07-01"), to)]
+        );
+        assert_eq!(
+            gaps(&[p("2026-02-01", Some("2026-02-10")), p("2026-02-12", None)], &[], from, to),
+            [(from, d("2026-01-31")), (d("2026-02-11"), d("2026-02-11"))]
+        );
     }
 }

@@ -11,7 +11,7 @@ use crate::{Beneficiary, CostSharing, Instant, Provider, ProviderStanding, Relea
 use serde::Serialize;
 use x12::{
     Aaa, Contact, Date, Inquiry270, Name, Receiver271, Response271, ResponseAddress, ResponseDate,
-    ResponseDemographics, ResponseName, ResponseTrace, Source271, Subscriber271,
+    ResponseDemographics, ResponseName, ResponseTrace, Source271, Subscriber271, Text,
 };
 
 /// What the operator may tune. The defaults are the binding decisions.
@@ -300,15 +300,16 @@ fn optional_matches(sent: &str, stored: Option<&str>, len: usize) -> bool {
 }
 
 fn name(n: &Name<'_>) -> ResponseName {
+    let t = |v: &str| -> Text { if v.is_empty() { Text::Borrowed("") } else { Text::Owned(v.to_string()) } };
     ResponseName {
-        entity: n.entity.to_string(),
-        entity_type: n.entity_type.to_string(),
-        last: n.last.to_string(),
-        first: n.first.to_string(),
-        middle: n.middle.to_string(),
-        suffix: n.suffix.to_string(),
-        id_qualifier: n.id_qualifier.to_string(),
-        id: n.id.to_string(),
+        entity: t(n.entity),
+        entity_type: t(n.entity_type),
+        last: t(n.last),
+        first: t(n.first),
+        middle: t(n.middle),
+        suffix: t(n.suffix),
+        id_qualifier: t(n.id_qualifier),
+        id: t(n.id),
     }
 }
 
@@ -367,7 +368,7 @@ fn header(inq: &Inquiry270<'_>, ctx: &Context<'_>) -> Response271 {
     }
 }
 
-fn period_date(qualifier: &str, from: Date, to: Date, single: bool) -> ResponseDate {
+fn period_date(qualifier: &'static str, from: Date, to: Date, single: bool) -> ResponseDate {
     if single && from == to { ResponseDate::single(qualifier, from) } else { ResponseDate::range(qualifier, from, to) }
 }
 
@@ -377,12 +378,12 @@ fn echo_beneficiary(s: &mut Subscriber271, b: &Beneficiary, from: Date, to: Date
     s.name = ResponseName {
         entity: "IL".into(),
         entity_type: "1".into(),
-        last: b.last_name.clone(),
-        first: b.first_name.clone(),
-        middle: b.middle_initial.clone().unwrap_or_default(),
-        suffix: b.name_suffix.clone().unwrap_or_default(),
+        last: b.last_name.clone().into(),
+        first: b.first_name.clone().into(),
+        middle: b.middle_initial.clone().unwrap_or_default().into(),
+        suffix: b.name_suffix.clone().unwrap_or_default().into(),
         id_qualifier: "MI".into(),
-        id: b.mbi.clone(),
+        id: b.mbi.clone().into(),
     };
     s.address = b.address.as_ref().map(|a| ResponseAddress {
         line1: a.line1.clone(),

@@ -117,7 +117,7 @@ pub fn explain(r: &Response271) -> String {
         let _ = writeln!(out, "  {street}, {} {} {}", a.city, a.state, a.zip);
     }
     for d in &s.dates {
-        match d.qualifier.as_str() {
+        match d.qualifier.as_ref() {
             "307" => {
                 let _ = writeln!(out, "  asked about: {}", date_text(d));
             }
@@ -142,7 +142,7 @@ pub fn explain(r: &Response271) -> String {
         let e = &b.eb;
         let what = insurance(&e.insurance_type);
         let proc = e.procedure.get(1).cloned().unwrap_or_default();
-        match e.info.as_str() {
+        match e.info.as_ref() {
             "1" if !what.is_empty() => coverage.push(format!(
                 "COVERED   {what}{}",
                 first_date(b, "291").map(|d| format!(" (since {d})")).unwrap_or_default()
@@ -208,7 +208,7 @@ pub fn explain(r: &Response271) -> String {
             "X" if e.service_types.first().is_some_and(|t| t == "42") => {
                 other.push(format!("Home health period {}", first_date(b, "472").unwrap_or_default()))
             }
-            "D" if e.service_types.first().is_some_and(|t| matches!(t.as_str(), "14" | "15" | "16")) => {
+            "D" if e.service_types.first().is_some_and(|t| matches!(t.as_ref(), "14" | "15" | "16")) => {
                 other.push(format!("ESRD / dialysis since {}", first_date(b, "356").unwrap_or_default()))
             }
             _ => {}

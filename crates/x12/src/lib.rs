@@ -39,7 +39,7 @@ pub use inquiry::{
 pub use outline::{OutlineLine, outline, transaction_set_id};
 pub use response::{
     Aaa, Benefit, Contact, DateValue, Eb, HealthCareDelivery, Receiver271, RelatedEntity, Response271, ResponseAddress,
-    ResponseDate, ResponseDemographics, ResponseName, ResponseReference, ResponseTrace, Source271, Subscriber271,
+    ResponseDate, ResponseDemographics, ResponseName, ResponseReference, ResponseTrace, Source271, Subscriber271, Text,
 };
 pub use segment::{Element, Segment, Segments, tokenize};
 pub use writer::{SegmentWriter, format_decimal, write_270};

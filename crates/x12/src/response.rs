@@ -7,18 +7,23 @@ use crate::envelope::OutboundEnvelope;
 use crate::segment::Segment;
 use crate::writer::{SegmentWriter, interchange, transaction_set};
 use serde::Serialize;
+use std::borrow::Cow;
+
+/// Text in a 271 model: most values are code literals (`MA`, `29`, `RD8`) and borrow them; what
+/// comes from a record or from a read 271 is owned. Building a 271 then allocates only for data.
+pub type Text = Cow<'static, str>;
 
 /// An NM1 in a 271. Empty strings are elements not sent.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ResponseName {
-    pub entity: String,
-    pub entity_type: String,
-    pub last: String,
-    pub first: String,
-    pub middle: String,
-    pub suffix: String,
-    pub id_qualifier: String,
-    pub id: String,
+    pub entity: Text,
+    pub entity_type: Text,
+    pub last: Text,
+    pub first: Text,
+    pub middle: Text,
+    pub suffix: Text,
+    pub id_qualifier: Text,
+    pub id: Text,
 }
 
 /// PER: a contact with up to three communication numbers (qualifier, number).
@@ -57,8 +62,8 @@ pub struct ResponseAddress {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ResponseReference {
-    pub qualifier: String,
-    pub value: String,
+    pub qualifier: Text,
+    pub value: Text,
 }
 
 /// A date or a period, as D8 or RD8.
@@ -71,16 +76,16 @@ pub enum DateValue {
 /// DTP in a 271.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ResponseDate {
-    pub qualifier: String,
+    pub qualifier: Text,
     pub value: DateValue,
 }
 
 impl ResponseDate {
-    pub fn single(qualifier: &str, d: Date) -> Self {
-        ResponseDate { qualifier: qualifier.into(), value: DateValue::Single(d) }
+    pub fn single(qualifier: &'static str, d: Date) -> Self {
+        ResponseDate { qualifier: Cow::Borrowed(qualifier), value: DateValue::Single(d) }
     }
-    pub fn range(qualifier: &str, from: Date, to: Date) -> Self {
-        ResponseDate { qualifier: qualifier.into(), value: DateValue::Range(from, to) }
+    pub fn range(qualifier: &'static str, from: Date, to: Date) -> Self {
+        ResponseDate { qualifier: Cow::Borrowed(qualifier), value: DateValue::Range(from, to) }
     }
 }
 
@@ -104,39 +109,39 @@ pub struct ResponseDemographics {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Eb {
     /// EB01 eligibility or benefit information code.
-    pub info: String,
-    pub coverage_level: String,
+    pub info: Text,
+    pub coverage_level: Text,
     /// EB03 service type codes (repeated).
-    pub service_types: Vec<String>,
+    pub service_types: Vec<Text>,
     /// EB04 insurance type code.
-    pub insurance_type: String,
-    pub plan_description: String,
+    pub insurance_type: Text,
+    pub plan_description: Text,
     /// EB06 time period qualifier.
-    pub period: String,
+    pub period: Text,
     /// EB07 monetary amount.
-    pub amount: String,
+    pub amount: Text,
     /// EB08 percent, as a decimal fraction.
-    pub percent: String,
+    pub percent: Text,
     /// EB09 quantity qualifier and EB10 quantity.
-    pub quantity_qualifier: String,
-    pub quantity: String,
-    pub authorization: String,
-    pub in_network: String,
+    pub quantity_qualifier: Text,
+    pub quantity: Text,
+    pub authorization: Text,
+    pub in_network: Text,
     /// EB13 procedure: qualifier, code, modifiers.
-    pub procedure: Vec<String>,
+    pub procedure: Vec<Text>,
 }
 
 /// HSD: health care services delivery.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct HealthCareDelivery {
-    pub quantity_qualifier: String,
-    pub quantity: String,
-    pub unit: String,
-    pub sample_modulus: String,
-    pub period: String,
-    pub periods: String,
-    pub frequency: String,
-    pub pattern_time: String,
+    pub quantity_qualifier: Text,
+    pub quantity: Text,
+    pub unit: Text,
+    pub sample_modulus: Text,
+    pub period: Text,
+    pub periods: Text,
+    pub frequency: Text,
+    pub pattern_time: Text,
 }
 
 /// A 2120C loop: a related entity (plan, payer, provider) with its address and contacts.
@@ -155,7 +160,7 @@ pub struct Benefit {
     pub references: Vec<ResponseReference>,
     pub dates: Vec<ResponseDate>,
     pub aaa: Vec<Aaa>,
-    pub messages: Vec<String>,
+    pub messages: Vec<Text>,
     /// The 2120C loops between LS and LE; none means no LS/LE.
     pub related: Vec<RelatedEntity>,
 }
@@ -380,17 +385,18 @@ impl Reader271 {
         let at = self.at.unwrap_or(At::Header);
         let (f, _) = seg.fields::<13>();
         let s = |i: usize| String::from_utf8_lossy(f[i]).into_owned();
+        let t = |i: usize| -> Text { Cow::Owned(s(i)) };
         let id = seg.id();
         let r = &mut self.response;
         let name = || ResponseName {
-            entity: s(0),
-            entity_type: s(1),
-            last: s(2),
-            first: s(3),
-            middle: s(4),
-            suffix: s(6),
-            id_qualifier: s(7),
-            id: s(8),
+            entity: t(0),
+            entity_type: t(1),
+            last: t(2),
+            first: t(3),
+            middle: t(4),
+            suffix: t(6),
+            id_qualifier: t(7),
+            id: t(8),
         };
         let address_line = || ResponseAddress { line1: s(0), line2: s(1), ..Default::default() };
         let contact = || Contact {
@@ -408,7 +414,7 @@ impl Reader271 {
                 }
                 _ => return None,
             };
-            Some(ResponseDate { qualifier: s(0), value })
+            Some(ResponseDate { qualifier: t(0), value })
         };
         macro_rules! sub {
             () => {
@@ -486,27 +492,30 @@ impl Reader271 {
                 let procedure = seg
                     .element(13)
                     .components()
-                    .map(|c| String::from_utf8_lossy(c).into_owned())
+                    .map(|c| -> Text { Cow::Owned(String::from_utf8_lossy(c).into_owned()) })
                     .filter(|c| !c.is_empty())
                     .collect();
                 let service_types = if f[2].is_empty() {
                     Vec::new()
                 } else {
-                    seg.element(3).repetitions().map(|e| String::from_utf8_lossy(e.raw()).into_owned()).collect()
+                    seg.element(3)
+                        .repetitions()
+                        .map(|e| -> Text { Cow::Owned(String::from_utf8_lossy(e.raw()).into_owned()) })
+                        .collect()
                 };
                 let eb = Eb {
-                    info: s(0),
-                    coverage_level: s(1),
+                    info: t(0),
+                    coverage_level: t(1),
                     service_types,
-                    insurance_type: s(3),
-                    plan_description: s(4),
-                    period: s(5),
-                    amount: s(6),
-                    percent: s(7),
-                    quantity_qualifier: s(8),
-                    quantity: s(9),
-                    authorization: s(10),
-                    in_network: s(11),
+                    insurance_type: t(3),
+                    plan_description: t(4),
+                    period: t(5),
+                    amount: t(6),
+                    percent: t(7),
+                    quantity_qualifier: t(8),
+                    quantity: t(9),
+                    authorization: t(10),
+                    in_network: t(11),
                     procedure,
                 };
                 sub!().benefits.push(Benefit { eb, ..Default::default() });
@@ -520,19 +529,19 @@ impl Reader271 {
                 match id {
                     b"HSD" => {
                         b.deliveries.push(HealthCareDelivery {
-                            quantity_qualifier: s(0),
-                            quantity: s(1),
-                            unit: s(2),
-                            sample_modulus: s(3),
-                            period: s(4),
-                            periods: s(5),
-                            frequency: s(6),
-                            pattern_time: s(7),
+                            quantity_qualifier: t(0),
+                            quantity: t(1),
+                            unit: t(2),
+                            sample_modulus: t(3),
+                            period: t(4),
+                            periods: t(5),
+                            frequency: t(6),
+                            pattern_time: t(7),
                         });
                         true
                     }
                     b"REF" => {
-                        b.references.push(ResponseReference { qualifier: s(0), value: s(1) });
+                        b.references.push(ResponseReference { qualifier: t(0), value: t(1) });
                         true
                     }
                     b"DTP" => date().map(|d| b.dates.push(d)).is_some(),
@@ -541,7 +550,7 @@ impl Reader271 {
                         true
                     }
                     b"MSG" => {
-                        b.messages.push(s(0));
+                        b.messages.push(t(0));
                         true
                     }
                     b"LS" => {

@@ -15,7 +15,14 @@ fn d(s: &str) -> Date {
     Date::parse_iso(s).expect("test date")
 }
 
-fn name(entity: &str, kind: &str, last: &str, first: &str, idq: &str, id: &str) -> ResponseName {
+fn name(
+    entity: &'static str,
+    kind: &'static str,
+    last: &'static str,
+    first: &'static str,
+    idq: &'static str,
+    id: &'static str,
+) -> ResponseName {
     ResponseName {
         entity: entity.into(),
         entity_type: kind.into(),
@@ -27,7 +34,7 @@ fn name(entity: &str, kind: &str, last: &str, first: &str, idq: &str, id: &str) 
     }
 }
 
-fn address(line1: &str, city: &str, state: &str, zip: &str) -> Option<ResponseAddress> {
+fn address(line1: &'static str, city: &'static str, state: &'static str, zip: &'static str) -> Option<ResponseAddress> {
     Some(ResponseAddress {
         line1: line1.into(),
         city: city.into(),
@@ -38,11 +45,11 @@ fn address(line1: &str, city: &str, state: &str, zip: &str) -> Option<ResponseAd
 }
 
 /// An EB with the elements the samples use; the rest stay empty.
-fn eb(info: &str, types: &[&str], insurance: &str) -> Benefit {
+fn eb(info: &'static str, types: &[&'static str], insurance: &'static str) -> Benefit {
     Benefit {
         eb: Eb {
             info: info.into(),
-            service_types: types.iter().map(|s| s.to_string()).collect(),
+            service_types: types.iter().map(|s| x12::Text::from(*s)).collect(),
             insurance_type: insurance.into(),
             ..Default::default()
         },
@@ -51,50 +58,50 @@ fn eb(info: &str, types: &[&str], insurance: &str) -> Benefit {
 }
 
 trait BenefitExt {
-    fn period(self, p: &str) -> Self;
-    fn amount(self, a: &str) -> Self;
-    fn percent(self, p: &str) -> Self;
-    fn quantity(self, q: &str, n: &str) -> Self;
-    fn hcpcs(self, code: &str) -> Self;
-    fn on(self, qualifier: &str, day: &str) -> Self;
-    fn during(self, qualifier: &str, from: &str, to: &str) -> Self;
-    fn hsd(self, h: [&str; 6]) -> Self;
-    fn msg(self, m: &str) -> Self;
-    fn reference(self, q: &str, v: &str) -> Self;
+    fn period(self, p: &'static str) -> Self;
+    fn amount(self, a: &'static str) -> Self;
+    fn percent(self, p: &'static str) -> Self;
+    fn quantity(self, q: &'static str, n: &'static str) -> Self;
+    fn hcpcs(self, code: &'static str) -> Self;
+    fn on(self, qualifier: &'static str, day: &'static str) -> Self;
+    fn during(self, qualifier: &'static str, from: &'static str, to: &'static str) -> Self;
+    fn hsd(self, h: [&'static str; 6]) -> Self;
+    fn msg(self, m: &'static str) -> Self;
+    fn reference(self, q: &'static str, v: &'static str) -> Self;
     fn related(self, r: RelatedEntity) -> Self;
 }
 
 impl BenefitExt for Benefit {
-    fn period(mut self, p: &str) -> Self {
+    fn period(mut self, p: &'static str) -> Self {
         self.eb.period = p.into();
         self
     }
-    fn amount(mut self, a: &str) -> Self {
+    fn amount(mut self, a: &'static str) -> Self {
         self.eb.amount = a.into();
         self
     }
-    fn percent(mut self, p: &str) -> Self {
+    fn percent(mut self, p: &'static str) -> Self {
         self.eb.percent = p.into();
         self
     }
-    fn quantity(mut self, q: &str, n: &str) -> Self {
+    fn quantity(mut self, q: &'static str, n: &'static str) -> Self {
         self.eb.quantity_qualifier = q.into();
         self.eb.quantity = n.into();
         self
     }
-    fn hcpcs(mut self, code: &str) -> Self {
-        self.eb.procedure = code.split('|').map(String::from).collect();
+    fn hcpcs(mut self, code: &'static str) -> Self {
+        self.eb.procedure = code.split('|').map(x12::Text::from).collect();
         self
     }
-    fn on(mut self, qualifier: &str, day: &str) -> Self {
+    fn on(mut self, qualifier: &'static str, day: &'static str) -> Self {
         self.dates.push(ResponseDate::single(qualifier, d(day)));
         self
     }
-    fn during(mut self, qualifier: &str, from: &str, to: &str) -> Self {
+    fn during(mut self, qualifier: &'static str, from: &'static str, to: &'static str) -> Self {
         self.dates.push(ResponseDate::range(qualifier, d(from), d(to)));
         self
     }
-    fn hsd(mut self, h: [&str; 6]) -> Self {
+    fn hsd(mut self, h: [&'static str; 6]) -> Self {
         self.deliveries.push(HealthCareDelivery {
             quantity_qualifier: h[0].into(),
             quantity: h[1].into(),
@@ -106,11 +113,11 @@ impl BenefitExt for Benefit {
         });
         self
     }
-    fn msg(mut self, m: &str) -> Self {
+    fn msg(mut self, m: &'static str) -> Self {
         self.messages.push(m.into());
         self
     }
-    fn reference(mut self, q: &str, v: &str) -> Self {
+    fn reference(mut self, q: &'static str, v: &'static str) -> Self {
         self.references.push(ResponseReference { qualifier: q.into(), value: v.into() });
         self
     }
@@ -120,11 +127,17 @@ impl BenefitExt for Benefit {
     }
 }
 
-fn provider(npi: &str) -> RelatedEntity {
+fn provider(npi: &'static str) -> RelatedEntity {
     RelatedEntity { name: name("1P", "2", "", "", "XX", npi), ..Default::default() }
 }
 
-fn plan(org: &str, line1: &str, city: &str, phone: Option<&str>, url: Option<&str>) -> RelatedEntity {
+fn plan(
+    org: &'static str,
+    line1: &'static str,
+    city: &'static str,
+    phone: Option<&'static str>,
+    url: Option<&'static str>,
+) -> RelatedEntity {
     let mut numbers = Vec::new();
     if let Some(p) = phone {
         numbers.push(("TE".to_string(), p.to_string()));
