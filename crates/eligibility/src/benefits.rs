@@ -183,8 +183,15 @@ fn overlapping(periods: &[Period], from: Date, to: Date) -> Option<&Period> {
     periods.iter().find(|p| p.overlaps(from, to))
 }
 
+/// D17: eligibility history is served for four years plus the current year. A period that
+/// ended before January 1 four years back is not reported.
+fn horizon(today: Date) -> Date {
+    Date::new(today.year.saturating_sub(4), 1, 1).unwrap_or(today)
+}
+
 pub(crate) fn assemble(i: &Input<'_>) -> Vec<Benefit> {
     let b = i.beneficiary;
+    let horizon = horizon(i.today);
     let mut out: Vec<B> = Vec::new();
     let part_a = overlapping(&b.part_a, i.from, i.to);
     let part_b = overlapping(&b.part_b, i.from, i.to);
@@ -201,7 +208,7 @@ pub(crate) fn assemble(i: &Input<'_>) -> Vec<Benefit> {
         if active.is_some() {
             continue;
         }
-        let ended: Vec<&Period> = periods.iter().filter(|p| p.to.is_some_and(|t| t < i.from)).collect();
+        let ended: Vec<&Period> = periods.iter().filter(|p| p.to.is_some_and(|t| t < i.from && t >= horizon)).collect();
         if ended.is_empty() {
             out.push(B::new("6", &["30"], insurance));
         }
@@ -274,7 +281,7 @@ pub(crate) fn assemble(i: &Input<'_>) -> Vec<Benefit> {
                 .related(payer(&m.plan_name, m.address.as_ref(), m.phone.as_deref(), m.website.as_deref())),
         );
     }
-    for m in &b.msp {
+    for m in b.msp.iter().filter(|m| m.to.is_none_or(|t| t >= horizon)) {
         out.push(
             B::new("R", &["30"], m.msp_type.clone())
                 .reference("IG", m.policy.clone())
@@ -540,6 +547,12 @@ mod tests {
 
     fn p(from: &str, to: Option<&str>) -> Period {
         Period { from: d(from), to: to.map(d) }
+    }
+
+    #[test]
+    fn the_history_horizon_is_four_years_plus_the_current_one() {
+        assert_eq!(horizon(d("2026-11-16")), d("2022-01-01"));
+        assert_eq!(horizon(d("2026-01-01")), d("2022-01-01"));
     }
 
     #[test]

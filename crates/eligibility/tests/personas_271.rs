@@ -346,3 +346,22 @@ fn explain_reads_a_271_for_the_front_desk() {
     let text = eligibility::explain(&transaction);
     assert!(text.contains("! beneficiary: AAA 71 - date of birth does not match (correct and resubmit)"), "{text}");
 }
+
+/// D17: history that ended before 2022-01-01 (four years plus the current year) is not served.
+#[test]
+fn history_older_than_the_horizon_is_not_served() {
+    let mut b = support::personas().beneficiary("esrd").unwrap().clone();
+    b.msp[0].to = Some(x12::Date::new(2021, 12, 31).unwrap());
+    b.part_b = vec![eligibility::Period {
+        from: x12::Date::new(2015, 1, 1).unwrap(),
+        to: Some(x12::Date::new(2021, 6, 30).unwrap()),
+    }];
+    let t = judged("horizon", &support::decide_about(&b));
+    assert_lacks(&t, "EB*R**30*13");
+    assert_lacks(&t, "DTP*307*RD8*20150101-20210630");
+    // The Part B gap still shows as not held.
+    assert_has(&t, "EB*6**30*MB~");
+    // Just inside the horizon, it is served.
+    b.msp[0].to = Some(x12::Date::new(2022, 1, 1).unwrap());
+    assert_has(&support::text(&support::decide_about(&b)), "EB*R**30*13~\nREF*IG*CTE-55102~\nDTP*290*RD8*20210601-20220101~");
+}

@@ -217,3 +217,19 @@ pub fn judged(name: &str, d: &Decision) -> String {
     }
     t
 }
+
+/// Decides about `b` (not necessarily a persona) for WDEMO001 at the reference instant.
+pub fn decide_about(b: &Beneficiary) -> Decision {
+    let p = personas();
+    let ask = Ask::for_beneficiary(b);
+    let bytes = ask.bytes();
+    let Checked::Accepted { transaction: inq, .. } = x12::check_270(&bytes, &x12::Rules::default()) else {
+        panic!("the test 270 is not accepted")
+    };
+    let at = Instant::parse_rfc3339(REFERENCE).unwrap();
+    let settings = Settings::default();
+    let provider = p.providers.iter().find(|pr| pr.npi == "1125213722");
+    let facts = Facts { provider, relationship: RelationshipState::Active, beneficiary: Some(b), cost_sharing: &p.cost_sharing };
+    let ctx = Context { at, release: releases().in_force(at), settings: &settings };
+    eligibility::decide(&inq, &facts, &ctx)
+}
