@@ -165,6 +165,7 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
     // The open transaction set: its reader and its acknowledgement, created together.
     let mut open: Option<(R, SetAck)> = None;
     let mut st_control: &'a [u8] = b"";
+    let mut st_fields: [&'a [u8]; 3] = [b""; 3];
     let mut set_segments = 0u32;
 
     for seg in segments.by_ref() {
@@ -230,10 +231,13 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
                 set_segments = 1;
                 let (f, _) = seg.fields::<3>();
                 st_control = f[1];
+                // The AK2 texts are filled in only if a 999 is written: an accepted set
+                // never needs them.
+                st_fields = [f[0], f[1], f[2]];
                 let mut ack = SetAck {
-                    set_id: printable_or(f[0], R::SET_ID),
-                    control_number: printable_or(f[1], "0001"),
-                    convention: (!f[2].is_empty()).then(|| printable_or(f[2], CONVENTION)),
+                    set_id: String::new(),
+                    control_number: String::new(),
+                    convention: None,
                     segments: Vec::new(),
                     code: AckCode::Accepted,
                     errors: Vec::new(),
@@ -314,6 +318,12 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
         && let Some(transaction) = decoded
     {
         return Checked::Accepted { interchange: header, group, transaction };
+    }
+    if let Some(ack) = set.as_mut() {
+        let [id, control, convention] = st_fields;
+        ack.set_id = printable_or(id, R::SET_ID);
+        ack.control_number = printable_or(control, "0001");
+        ack.convention = (!convention.is_empty()).then(|| printable_or(convention, CONVENTION));
     }
     // A group of an unsupported functional id is not read at all: none of its sets is accepted.
     let accepted = u32::from(set_ok && !group_errors.contains(&GroupErrorCode::NotSupported));

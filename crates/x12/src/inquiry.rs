@@ -214,23 +214,21 @@ pub(crate) fn apply<'a>(inq: &mut Inquiry270<'a>, slot: Slot, seg: &Segment<'a>)
         }
         Slot::DtpSubscriber => sub.dates.push(InquiryDate { qualifier: s(0), format: s(1), value: s(2) }),
         Slot::Eq => {
+            // EQ01, EQ02 and EQ05 are already text (`f`): split them without another UTF-8 check.
+            let d = seg.delimiters();
             let mut eq = BenefitInquiry { coverage_level: s(2), ..Default::default() };
-            let e1 = seg.element(1);
-            if !e1.is_empty() {
-                eq.service_types = e1.repetitions().filter_map(|r| std::str::from_utf8(r.raw()).ok()).collect();
+            if !f[0].is_empty() {
+                eq.service_types = split_text(f[0], d.repetition).collect();
             }
-            let e2 = seg.element(2);
-            if !e2.is_empty() {
-                let mut c = e2.components().map(|b| std::str::from_utf8(b).unwrap_or(""));
+            if !f[1].is_empty() {
+                let mut c = split_text(f[1], d.component);
                 let qualifier = c.next().unwrap_or("");
                 let code = c.next().unwrap_or("");
                 let modifiers = c.take(4).take_while(|m| !m.is_empty()).collect();
                 eq.procedure = Some(ProcedureCode { qualifier, code, modifiers });
             }
-            let e5 = seg.element(5);
-            if !e5.is_empty() {
-                eq.diagnosis_pointers =
-                    e5.components().filter_map(|b| std::str::from_utf8(b).ok()).filter(|p| !p.is_empty()).collect();
+            if !f[4].is_empty() {
+                eq.diagnosis_pointers = split_text(f[4], d.component).filter(|p| !p.is_empty()).collect();
             }
             sub.inquiries.push(eq);
         }
@@ -247,6 +245,13 @@ pub(crate) fn apply<'a>(inq: &mut Inquiry270<'a>, slot: Slot, seg: &Segment<'a>)
         }
         Slot::Se | Slot::Hl2000A | Slot::Hl2000B | Slot::Refused => {}
     }
+}
+
+/// Splits text at an ASCII delimiter (a char boundary, so slicing cannot fail).
+fn split_text(text: &str, sep: u8) -> impl Iterator<Item = &str> {
+    let sep = char::from(sep);
+    // A non-ASCII delimiter cannot occur in text that passed the X12 character check.
+    text.split(move |c: char| c == sep)
 }
 
 /// The first elements of `seg` as text. One UTF-8 check for the whole segment instead of one per
