@@ -251,7 +251,7 @@ pub(crate) fn apply<'a>(inq: &mut Inquiry270<'a>, slot: Slot, seg: &Segment<'a>)
 fn split_text(text: &str, sep: u8) -> impl Iterator<Item = &str> {
     let sep = char::from(sep);
     // A non-ASCII delimiter cannot occur in text that passed the X12 character check.
-    text.split(move |c: char| c == sep)
+    text.split(sep)
 }
 
 /// The first elements of `seg` as text. One UTF-8 check for the whole segment instead of one per
