@@ -272,3 +272,30 @@ fn explain_prints_a_summary_and_usage_errors_exit_2() {
     assert_eq!(code, 2);
     assert!(err.contains("not an RFC 3339 instant"), "{err}");
 }
+
+/// D3's AAA 42: the data store fails during the request. The beneficiary table is gone from
+/// under a database whose schema version says it is there.
+#[test]
+fn a_failing_store_is_aaa_42() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_db(&dir);
+    let path = dir.path().join("hets.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'beneficiar%'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|t| t.unwrap())
+        .collect();
+    assert!(!tables.is_empty());
+    for t in tables {
+        conn.execute_batch(&format!("DROP TABLE {t}")).unwrap();
+    }
+    drop(conn);
+    let (code, out) = respond(&db, &inquiry("HARTWELL", "MARGARET", "2DG9NX3WK42", "19510314", ""));
+    assert_eq!(code, 0);
+    assert!(out.contains("~NM1*PR*2*CMS*****PI*CMS~PER*IC**UR*https://www.cms.gov/hets-help*UR*https://www.cms.gov/center/provider.asp~AAA*Y**42*R~"), "{out}");
+    assert!(!out.contains("EB*"), "{out}");
+    conformance("store-42", &out);
+}
