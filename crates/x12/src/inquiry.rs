@@ -218,7 +218,11 @@ pub(crate) fn apply<'a>(inq: &mut Inquiry270<'a>, slot: Slot, seg: &Segment<'a>)
             let d = seg.delimiters();
             let mut eq = BenefitInquiry { coverage_level: s(2), ..Default::default() };
             if !f[0].is_empty() {
-                eq.service_types = split_text(f[0], d.repetition).collect();
+                // Sized once: the CMS sample asks for 13 service types in one EQ01.
+                let n = 1 + f[0].bytes().filter(|&b| b == d.repetition).count();
+                let mut types = Vec::with_capacity(n);
+                types.extend(split_text(f[0], d.repetition));
+                eq.service_types = types;
             }
             if !f[1].is_empty() {
                 let mut c = split_text(f[1], d.component);
@@ -229,6 +233,9 @@ pub(crate) fn apply<'a>(inq: &mut Inquiry270<'a>, slot: Slot, seg: &Segment<'a>)
             }
             if !f[4].is_empty() {
                 eq.diagnosis_pointers = split_text(f[4], d.component).filter(|p| !p.is_empty()).collect();
+            }
+            if sub.inquiries.capacity() == 0 {
+                sub.inquiries.reserve(4);
             }
             sub.inquiries.push(eq);
         }
