@@ -363,5 +363,8 @@ fn history_older_than_the_horizon_is_not_served() {
     assert_has(&t, "EB*6**30*MB~");
     // Just inside the horizon, it is served.
     b.msp[0].to = Some(x12::Date::new(2022, 1, 1).unwrap());
-    assert_has(&support::text(&support::decide_about(&b)), "EB*R**30*13~\nREF*IG*CTE-55102~\nDTP*290*RD8*20210601-20220101~");
+    assert_has(
+        &support::text(&support::decide_about(&b)),
+        "EB*R**30*13~\nREF*IG*CTE-55102~\nDTP*290*RD8*20210601-20220101~",
+    );
 }

@@ -229,7 +229,12 @@ pub fn decide_about(b: &Beneficiary) -> Decision {
     let at = Instant::parse_rfc3339(REFERENCE).unwrap();
     let settings = Settings::default();
     let provider = p.providers.iter().find(|pr| pr.npi == "1125213722");
-    let facts = Facts { provider, relationship: RelationshipState::Active, beneficiary: Some(b), cost_sharing: &p.cost_sharing };
+    let facts = Facts {
+        provider,
+        relationship: RelationshipState::Active,
+        beneficiary: Some(b),
+        cost_sharing: &p.cost_sharing,
+    };
     let ctx = Context { at, release: releases().in_force(at), settings: &settings };
     eligibility::decide(&inq, &facts, &ctx)
 }
