@@ -6,6 +6,7 @@
 //! append the transaction record.
 #![forbid(unsafe_code)]
 
+pub mod core;
 mod pipeline;
 mod recorder;
 

@@ -1,11 +1,11 @@
 //! One 270 through the crates: x12 checks it, the store is asked, eligibility decides, x12
 //! writes the answer, the store records the transaction.
 
-use crate::recorder::Recorder;
+use crate::recorder::{Done, Recorder};
 use eligibility::{Context, Facts, Instant, RelationshipState, Releases, Settings};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use store::{Outcome, Store, TransactionRecord};
+use store::{Outcome, Replay, Store, TransactionRecord};
 use x12::{Checked, Delimiters, OutboundEnvelope, Rules};
 
 /// What the answer is.
@@ -77,13 +77,33 @@ impl Responder {
         self.control.fetch_add(1, Ordering::Relaxed) % 1_000_000_000
     }
 
-    /// Answers one interchange and records the transaction.
+    /// Answers one interchange and records the transaction, returning once the record is
+    /// committed (a failed write is logged; the command line has no one to refuse).
     pub fn respond(&self, inbound: &Inbound<'_>) -> Answer {
-        let started = std::time::Instant::now();
-        let mut answer = self.answer(inbound);
-        answer.record.duration_micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        self.recorder.record(answer.record.clone());
+        let answer = self.prepare(inbound);
+        self.recorder.record_durably(answer.record.clone(), None);
         answer
+    }
+
+    /// Answers one interchange without recording it: the caller must hand the record to
+    /// [`Responder::commit`] and release the answer only once that has reported success.
+    pub fn prepare(&self, inbound: &Inbound<'_>) -> Answer {
+        let started = std::time::Instant::now();
+        let mut answer = self.answer(inbound, false);
+        answer.record.duration_micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        answer
+    }
+
+    /// The answer when the store cannot be waited for (the internal deadline was missed): an
+    /// accepted 270 gets AAA 42 at 2100A (D3); a refused one its TA1 or 999 as usual.
+    pub fn unavailable(&self, inbound: &Inbound<'_>) -> Answer {
+        self.answer(inbound, true)
+    }
+
+    /// Records a transaction (and the replayable answer of D11) with the next group commit;
+    /// `done(true)` runs once both are committed, `done(false)` if they could not be written.
+    pub fn commit(&self, record: TransactionRecord, replay: Option<Replay>, done: Done) {
+        self.recorder.submit(record, replay, Some(done));
     }
 
     /// Waits until every transaction answered so far is in the store.
@@ -91,7 +111,7 @@ impl Responder {
         self.recorder.flush();
     }
 
-    fn answer(&self, inbound: &Inbound<'_>) -> Answer {
+    fn answer(&self, inbound: &Inbound<'_>, store_down: bool) -> Answer {
         let rules = Rules { receiver_id: Some(RECEIVER_ID), sender_id: Some(inbound.submitter) };
         let (date, time) = (inbound.at.date(), inbound.at.time());
         let mut record = TransactionRecord {
@@ -143,7 +163,9 @@ impl Responder {
                     .collect();
                 let release = self.releases.in_force(inbound.at);
                 let ctx = Context { at: inbound.at, release, settings: &self.settings };
-                let decision = match self.lookup(inbound.submitter, &keys, date) {
+                let found =
+                    if store_down { Err(None) } else { self.lookup(inbound.submitter, &keys, date).map_err(Some) };
+                let decision = match found {
                     Ok(found) => {
                         let facts = Facts {
                             provider: found.provider.as_ref(),
@@ -154,7 +176,9 @@ impl Responder {
                         eligibility::decide(&inq, &facts, &ctx)
                     }
                     Err(e) => {
-                        tracing::error!(submitter = inbound.submitter, error = %e, "the store could not answer");
+                        if let Some(e) = e {
+                            tracing::error!(submitter = inbound.submitter, error = %e, "the store could not answer");
+                        }
                         eligibility::unavailable(&inq, &ctx)
                     }
                 };

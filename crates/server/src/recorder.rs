@@ -1,26 +1,35 @@
-//! The transaction record, written off the request path.
+//! The transaction record, committed before the response is released, with group commit.
 //!
-//! Requests hand their records to a channel; one writer thread appends them in batches, one
-//! database transaction per batch. A commit per request would serialise every request on the
-//! database's single writer; a batch costs one commit for hundreds of requests. The channel is
-//! bounded: when the writer falls behind, requests wait for room instead of records being
-//! dropped. [`Recorder::flush`] waits until everything handed in so far is written.
+//! Requests hand their records (and, from the CORE endpoints, the replayable answer of D11) to a
+//! channel with a completion callback; one writer thread takes everything waiting, writes it in
+//! one database transaction and then calls every callback of the batch. A request releases its
+//! response only from its callback, so a response that reached a client always has its record
+//! on disk, yet a commit is shared by every request that arrived while the previous commit was
+//! running: under load batches grow by themselves and durability costs no throughput, while a
+//! lone request waits for one commit only (no artificial delay). The channel is bounded: when
+//! the writer falls behind, requests wait for room instead of records being dropped.
 
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
-use store::{Store, TransactionRecord};
+use store::{Replay, Store, TransactionRecord};
 
-/// Records waiting at most this long before they are written.
-const MAX_DELAY: Duration = Duration::from_millis(20);
 const MAX_BATCH: usize = 2000;
 const CAPACITY: usize = 65_536;
 
+/// Called once the record is committed (`true`) or could not be written (`false`).
+pub type Done = Box<dyn FnOnce(bool) + Send>;
+
+// Flush is rare; boxing every entry to shrink it would cost an allocation per request.
+#[allow(clippy::large_enum_variant)]
 enum Message {
-    Record(TransactionRecord),
+    Entry {
+        record: TransactionRecord,
+        replay: Option<Replay>,
+        done: Option<Done>,
+    },
     /// Answered once every record sent before it is written.
-    Flush(Arc<(Mutex<bool>, Condvar)>),
+    Flush(Done),
 }
 
 pub struct Recorder {
@@ -41,28 +50,64 @@ impl Recorder {
         Recorder { sender: Some(sender), writer }
     }
 
-    /// Hands one record to the writer; waits only when the queue is full.
-    pub fn record(&self, record: TransactionRecord) {
-        if let Some(s) = &self.sender
-            && s.send(Message::Record(record)).is_err()
-        {
-            tracing::error!("the transaction recorder has stopped; a record was not written");
+    /// Hands one record (and its replayable answer) to the writer; `done` runs after the
+    /// commit. Waits only when the queue is full.
+    pub fn submit(&self, record: TransactionRecord, replay: Option<Replay>, done: Option<Done>) {
+        let message = Message::Entry { record, replay, done };
+        match &self.sender {
+            Some(s) => {
+                if let Err(e) = s.send(message) {
+                    tracing::error!("the transaction recorder has stopped; a record was not written");
+                    if let Message::Entry { done: Some(d), .. } = e.0 {
+                        d(false);
+                    }
+                }
+            }
+            None => {
+                if let Message::Entry { done: Some(d), .. } = message {
+                    d(false);
+                }
+            }
         }
+    }
+
+    /// Writes one record and waits for its commit; true when it was committed.
+    pub fn record_durably(&self, record: TransactionRecord, replay: Option<Replay>) -> bool {
+        let (done, wait) = blocking_done();
+        self.submit(record, replay, Some(done));
+        wait()
     }
 
     /// Waits until every record handed in before this call is written.
     pub fn flush(&self) {
         let Some(s) = &self.sender else { return };
-        let done = Arc::new((Mutex::new(false), Condvar::new()));
-        if s.send(Message::Flush(done.clone())).is_err() {
-            return;
-        }
-        let (lock, cvar) = &*done;
-        let mut finished = lock.lock().unwrap_or_else(|e| e.into_inner());
-        while !*finished {
-            finished = cvar.wait(finished).unwrap_or_else(|e| e.into_inner());
+        let (done, wait) = blocking_done();
+        if s.send(Message::Flush(done)).is_ok() {
+            wait();
         }
     }
+}
+
+/// A callback and the blocking wait for it (for callers on plain threads).
+fn blocking_done() -> (Done, impl FnOnce() -> bool) {
+    let slot = Arc::new((Mutex::new(None::<bool>), Condvar::new()));
+    let signal = slot.clone();
+    let done: Done = Box::new(move |ok| {
+        let (lock, cvar) = &*signal;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(ok);
+        cvar.notify_all();
+    });
+    let wait = move || {
+        let (lock, cvar) = &*slot;
+        let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(ok) = *state {
+                return ok;
+            }
+            state = cvar.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    };
+    (done, wait)
 }
 
 impl Drop for Recorder {
@@ -76,41 +121,56 @@ impl Drop for Recorder {
 }
 
 fn write_loop(store: &dyn Store, receiver: &Receiver<Message>) {
-    let mut batch: Vec<TransactionRecord> = Vec::with_capacity(MAX_BATCH);
-    let mut waiting: Vec<Arc<(Mutex<bool>, Condvar)>> = Vec::new();
+    let mut records: Vec<TransactionRecord> = Vec::with_capacity(MAX_BATCH);
+    let mut replays: Vec<Replay> = Vec::new();
+    let mut waiting: Vec<Done> = Vec::new();
+    let mut flushes: Vec<Done> = Vec::new();
     loop {
         let first = match receiver.recv() {
             Ok(m) => m,
             Err(_) => return,
         };
-        let mut closed = false;
-        let take = |m: Message, batch: &mut Vec<TransactionRecord>, waiting: &mut Vec<_>| match m {
-            Message::Record(r) => batch.push(r),
-            Message::Flush(f) => waiting.push(f),
+        let mut take = |m: Message| match m {
+            Message::Entry { record, replay, done } => {
+                records.push(record);
+                replays.extend(replay);
+                waiting.extend(done);
+            }
+            Message::Flush(f) => flushes.push(f),
         };
-        take(first, &mut batch, &mut waiting);
-        let deadline = std::time::Instant::now() + MAX_DELAY;
-        while batch.len() < MAX_BATCH && waiting.is_empty() {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match receiver.recv_timeout(left) {
-                Ok(m) => take(m, &mut batch, &mut waiting),
-                Err(RecvTimeoutError::Timeout) => break,
-                Err(RecvTimeoutError::Disconnected) => {
+        take(first);
+        // Everything that queued up while the last commit ran joins this one.
+        let mut closed = false;
+        let mut n = 1;
+        while n < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(m) => take(m),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
                     closed = true;
                     break;
                 }
             }
+            n += 1;
         }
-        if !batch.is_empty() {
-            if let Err(e) = store.record_transactions(&batch) {
-                tracing::error!(error = %e, records = batch.len(), "could not record transactions");
+        let ok = if records.is_empty() && replays.is_empty() {
+            true
+        } else {
+            match store.record_exchanges(&records, &replays) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::error!(error = %e, records = records.len(), "could not record transactions");
+                    false
+                }
             }
-            batch.clear();
+        };
+        records.clear();
+        replays.clear();
+        for d in waiting.drain(..) {
+            d(ok);
         }
-        for f in waiting.drain(..) {
-            let (lock, cvar) = &*f;
-            *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
-            cvar.notify_all();
+        for f in flushes.drain(..) {
+            f(ok);
         }
         if closed {
             return;

@@ -93,6 +93,27 @@ pub trait Store: Send + Sync {
     /// records to spare a commit per request).
     fn record_transactions(&self, records: &[TransactionRecord]) -> Result<(), StoreError>;
 
+    /// Appends transaction records and stores replayable answers (D11) in one database
+    /// transaction: the group commit of the CORE endpoints, which release a response only once
+    /// this has returned. A replay whose (sender, PayloadID) is already held and younger than
+    /// 24 hours is left as it is.
+    fn record_exchanges(&self, records: &[TransactionRecord], replays: &[Replay]) -> Result<(), StoreError>;
+
+    /// The stored answer to this sender's PayloadID, if it was stored at or after `since`.
+    fn replay(&self, sender: &str, payload_id: &str, since: Instant) -> Result<Option<Replay>, StoreError>;
+
+    /// Deletes stored answers older than `before`; returns how many went.
+    fn purge_replays(&self, before: Instant) -> Result<u64, StoreError>;
+
+    /// Adds a maintenance window (D12) and returns its id.
+    fn add_maintenance(&self, window: &MaintenanceWindow) -> Result<i64, StoreError>;
+
+    /// The maintenance windows that end after `after`, by start.
+    fn maintenance_windows(&self, after: Instant) -> Result<Vec<MaintenanceWindow>, StoreError>;
+
+    /// Deletes a maintenance window; false when there was none with this id.
+    fn delete_maintenance(&self, id: i64) -> Result<bool, StoreError>;
+
     /// The transactions of one submitter whose instant is in `from..to` (`to` excluded), oldest
     /// first.
     fn transactions_for(
@@ -251,6 +272,33 @@ pub struct RecordedTransaction {
     pub record: TransactionRecord,
 }
 
+/// A stored real-time answer, replayed when the same sender retries the same PayloadID (D11).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replay {
+    pub sender: String,
+    pub payload_id: String,
+    /// When the answer was stored (kept to the millisecond).
+    pub at: Instant,
+    /// A digest of the request payload: a retry must carry the same bytes.
+    pub request_digest: String,
+    /// The CORE PayloadType of the answer.
+    pub payload_type: String,
+    /// The answer (271, 999 or TA1).
+    pub response: Vec<u8>,
+}
+
+/// A scheduled maintenance window (D12): the real-time endpoints answer 503 from `starts` until
+/// `ends` (excluded).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MaintenanceWindow {
+    /// The store's id (ignored by [`Store::add_maintenance`]).
+    pub id: i64,
+    pub starts: Instant,
+    pub ends: Instant,
+    /// Said to submitters; no PHI.
+    pub reason: String,
+}
+
 /// Rows per table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -339,6 +387,13 @@ pub(crate) fn check_beneficiaries(beneficiaries: &[Beneficiary]) -> Result<(), S
                 format!("item {i} of the batch: the MBI is not in MBI format"),
             ));
         }
+    }
+    Ok(())
+}
+
+pub(crate) fn check_window(w: &MaintenanceWindow) -> Result<(), StoreError> {
+    if w.ends <= w.starts {
+        return Err(StoreError::invalid("maintenance window", "it must end after it starts"));
     }
     Ok(())
 }

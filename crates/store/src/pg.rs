@@ -9,8 +9,8 @@ use crate::migrate::{self, Migration};
 use crate::pool::Pool;
 use crate::sqlite::{cost_sharing_from, now_millis};
 use crate::{
-    Counts, RecordedTransaction, Relationship, Store, StoreError, Submitter, TransactionRecord, check_beneficiaries,
-    check_providers, check_relationships, password,
+    Counts, MaintenanceWindow, RecordedTransaction, Relationship, Replay, Store, StoreError, Submitter,
+    TransactionRecord, check_beneficiaries, check_providers, check_relationships, check_window, password,
 };
 use eligibility::{Beneficiary, CostSharing, Instant, Provider, SubmitterSeed};
 use postgres::{Client, NoTls, Row, Statement};
@@ -314,6 +314,122 @@ impl Store for PgStore {
                                   $7::text[], $8::bigint[])",
             &[&at, &submitter, &npi, &mbi, &outcome, &aaa, &stc, &us],
         )
+    }
+
+    fn record_exchanges(&self, records: &[TransactionRecord], replays: &[Replay]) -> Result<(), StoreError> {
+        let context = "recording transactions and replays";
+        let at: Vec<i64> = records.iter().map(|t| codec::instant_to_millis(t.at)).collect();
+        let submitter: Vec<&str> = records.iter().map(|t| t.submitter.as_str()).collect();
+        let npi: Vec<Option<&str>> = records.iter().map(|t| t.npi.as_deref()).collect();
+        let mbi: Vec<Option<&str>> = records.iter().map(|t| t.mbi.as_deref()).collect();
+        let outcome: Vec<&str> = records.iter().map(|t| t.outcome.as_str()).collect();
+        let aaa: Vec<String> = records.iter().map(|t| codec::join_codes(&t.aaa_codes)).collect();
+        let stc: Vec<String> = records.iter().map(|t| codec::join_codes(&t.service_types)).collect();
+        let us: Vec<i64> = records.iter().map(|t| i64::try_from(t.duration_micros).unwrap_or(i64::MAX)).collect();
+        let r_sender: Vec<&str> = replays.iter().map(|r| r.sender.as_str()).collect();
+        let r_id: Vec<&str> = replays.iter().map(|r| r.payload_id.as_str()).collect();
+        let r_at: Vec<i64> = replays.iter().map(|r| codec::instant_to_millis(r.at)).collect();
+        let r_digest: Vec<&str> = replays.iter().map(|r| r.request_digest.as_str()).collect();
+        let r_type: Vec<&str> = replays.iter().map(|r| r.payload_type.as_str()).collect();
+        let r_body: Vec<&[u8]> = replays.iter().map(|r| r.response.as_slice()).collect();
+        let mut conn = self.pool.get()?;
+        let records_stmt = conn.statement(
+            context,
+            "INSERT INTO transaction_record
+                 (at_ms, submitter_id, npi, mbi, outcome, aaa_codes, service_types, duration_us)
+             SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                  $7::text[], $8::bigint[])",
+        )?;
+        // Two rows for one key in a batch would make ON CONFLICT fail: DISTINCT ON keeps the first.
+        let replays_stmt = conn.statement(
+            context,
+            "INSERT INTO payload_replay (sender_id, payload_id, at_ms, request_digest, payload_type, response)
+             SELECT DISTINCT ON (s, p) s, p, a, d, t, b
+             FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bytea[])
+                  WITH ORDINALITY AS u(s, p, a, d, t, b, n)
+             ORDER BY s, p, n
+             ON CONFLICT (sender_id, payload_id) DO UPDATE SET at_ms = excluded.at_ms,
+                 request_digest = excluded.request_digest, payload_type = excluded.payload_type,
+                 response = excluded.response
+             WHERE payload_replay.at_ms < excluded.at_ms - 86400000",
+        )?;
+        let mut tx = conn.client.transaction().map_err(pg(context))?;
+        self.relax(&mut tx, context)?;
+        if !records.is_empty() {
+            tx.execute(&records_stmt, &[&at, &submitter, &npi, &mbi, &outcome, &aaa, &stc, &us])
+                .map_err(pg(context))?;
+        }
+        if !replays.is_empty() {
+            tx.execute(&replays_stmt, &[&r_sender, &r_id, &r_at, &r_digest, &r_type, &r_body]).map_err(pg(context))?;
+        }
+        tx.commit().map_err(pg(context))
+    }
+
+    fn replay(&self, sender: &str, payload_id: &str, since: Instant) -> Result<Option<Replay>, StoreError> {
+        let what = "replayable answer";
+        let row = self.query_opt(
+            "reading a replayable answer",
+            "SELECT at_ms, request_digest, payload_type, response FROM payload_replay
+             WHERE sender_id = $1 AND payload_id = $2 AND at_ms >= $3",
+            &[&sender, &payload_id, &codec::instant_to_millis(since)],
+        )?;
+        row.map(|r| {
+            Ok(Replay {
+                sender: sender.to_string(),
+                payload_id: payload_id.to_string(),
+                at: codec::millis_to_instant(get(&r, what, 0)?),
+                request_digest: get(&r, what, 1)?,
+                payload_type: get(&r, what, 2)?,
+                response: get(&r, what, 3)?,
+            })
+        })
+        .transpose()
+    }
+
+    fn purge_replays(&self, before: Instant) -> Result<u64, StoreError> {
+        let context = "purging replayable answers";
+        let mut conn = self.pool.get()?;
+        let stmt = conn.statement(context, "DELETE FROM payload_replay WHERE at_ms < $1")?;
+        conn.client.execute(&stmt, &[&codec::instant_to_millis(before)]).map_err(pg(context))
+    }
+
+    fn add_maintenance(&self, window: &MaintenanceWindow) -> Result<i64, StoreError> {
+        check_window(window)?;
+        let row = self.query_opt(
+            "adding a maintenance window",
+            "INSERT INTO maintenance_window (starts_ms, ends_ms, reason) VALUES ($1, $2, $3) RETURNING id",
+            &[&codec::instant_to_millis(window.starts), &codec::instant_to_millis(window.ends), &window.reason],
+        )?;
+        match row {
+            Some(r) => get(&r, "maintenance window", 0),
+            None => Err(StoreError::corrupt("maintenance window", "the insert returned no id")),
+        }
+    }
+
+    fn maintenance_windows(&self, after: Instant) -> Result<Vec<MaintenanceWindow>, StoreError> {
+        let what = "maintenance window";
+        let rows = self.query(
+            "reading maintenance windows",
+            "SELECT id, starts_ms, ends_ms, reason FROM maintenance_window WHERE ends_ms > $1 ORDER BY starts_ms, id",
+            &[&codec::instant_to_millis(after)],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok(MaintenanceWindow {
+                    id: get(r, what, 0)?,
+                    starts: codec::millis_to_instant(get(r, what, 1)?),
+                    ends: codec::millis_to_instant(get(r, what, 2)?),
+                    reason: get(r, what, 3)?,
+                })
+            })
+            .collect()
+    }
+
+    fn delete_maintenance(&self, id: i64) -> Result<bool, StoreError> {
+        let context = "deleting a maintenance window";
+        let mut conn = self.pool.get()?;
+        let stmt = conn.statement(context, "DELETE FROM maintenance_window WHERE id = $1")?;
+        Ok(conn.client.execute(&stmt, &[&id]).map_err(pg(context))? > 0)
     }
 
     fn transactions_for(

@@ -9,8 +9,8 @@ use crate::codec::{self, need};
 use crate::migrate::{self, Migration};
 use crate::pool::Pool;
 use crate::{
-    Counts, RecordedTransaction, Relationship, Store, StoreError, Submitter, TransactionRecord, check_beneficiaries,
-    check_providers, check_relationships, password,
+    Counts, MaintenanceWindow, RecordedTransaction, Relationship, Replay, Store, StoreError, Submitter,
+    TransactionRecord, check_beneficiaries, check_providers, check_relationships, check_window, password,
 };
 use eligibility::{Beneficiary, CostSharing, Instant, Provider, SubmitterSeed};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
@@ -196,6 +196,15 @@ fn insert_transaction(conn: &Connection, t: &TransactionRecord) -> Result<i64, S
     Ok(conn.last_insert_rowid())
 }
 
+/// A held answer younger than 24 hours stays: the first answer to a PayloadID is the one
+/// replayed. An older one (not purged yet) gives way to the new request.
+const INSERT_REPLAY: &str = "INSERT INTO payload_replay
+    (sender_id, payload_id, at_ms, request_digest, payload_type, response) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+    ON CONFLICT (sender_id, payload_id) DO UPDATE SET at_ms = excluded.at_ms,
+        request_digest = excluded.request_digest, payload_type = excluded.payload_type,
+        response = excluded.response
+    WHERE payload_replay.at_ms < excluded.at_ms - 86400000";
+
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
@@ -331,6 +340,104 @@ impl Store for SqliteStore {
                 insert_transaction(tx, r)?;
             }
             Ok(())
+        })
+    }
+
+    fn record_exchanges(&self, records: &[TransactionRecord], replays: &[Replay]) -> Result<(), StoreError> {
+        self.write("recording transactions and replays", |tx| {
+            for r in records {
+                insert_transaction(tx, r)?;
+            }
+            let context = "storing replayable answers";
+            let mut stmt = tx.prepare_cached(INSERT_REPLAY).map_err(sq(context))?;
+            for r in replays {
+                stmt.execute(params![
+                    r.sender,
+                    r.payload_id,
+                    codec::instant_to_millis(r.at),
+                    r.request_digest,
+                    r.payload_type,
+                    r.response,
+                ])
+                .map_err(sq(context))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn replay(&self, sender: &str, payload_id: &str, since: Instant) -> Result<Option<Replay>, StoreError> {
+        let context = "reading a replayable answer";
+        let conn = self.readers.get()?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT at_ms, request_digest, payload_type, response FROM payload_replay
+                 WHERE sender_id = ?1 AND payload_id = ?2 AND at_ms >= ?3",
+            )
+            .map_err(sq(context))?;
+        let row: Option<(i64, String, String, Vec<u8>)> = stmt
+            .query_row(params![sender, payload_id, codec::instant_to_millis(since)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()
+            .map_err(sq(context))?;
+        Ok(row.map(|(at, request_digest, payload_type, response)| Replay {
+            sender: sender.to_string(),
+            payload_id: payload_id.to_string(),
+            at: codec::millis_to_instant(at),
+            request_digest,
+            payload_type,
+            response,
+        }))
+    }
+
+    fn purge_replays(&self, before: Instant) -> Result<u64, StoreError> {
+        self.write("purging replayable answers", |tx| {
+            let n = tx
+                .execute("DELETE FROM payload_replay WHERE at_ms < ?1", [codec::instant_to_millis(before)])
+                .map_err(sq("purging replayable answers"))?;
+            Ok(n as u64)
+        })
+    }
+
+    fn add_maintenance(&self, window: &MaintenanceWindow) -> Result<i64, StoreError> {
+        check_window(window)?;
+        self.write("adding a maintenance window", |tx| {
+            tx.execute(
+                "INSERT INTO maintenance_window (starts_ms, ends_ms, reason) VALUES (?1, ?2, ?3)",
+                params![codec::instant_to_millis(window.starts), codec::instant_to_millis(window.ends), window.reason],
+            )
+            .map_err(sq("adding a maintenance window"))?;
+            Ok(tx.last_insert_rowid())
+        })
+    }
+
+    fn maintenance_windows(&self, after: Instant) -> Result<Vec<MaintenanceWindow>, StoreError> {
+        let context = "reading maintenance windows";
+        let conn = self.readers.get()?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id, starts_ms, ends_ms, reason FROM maintenance_window WHERE ends_ms > ?1 ORDER BY starts_ms, id",
+            )
+            .map_err(sq(context))?;
+        let rows = stmt
+            .query_map([codec::instant_to_millis(after)], |r| {
+                Ok(MaintenanceWindow {
+                    id: r.get(0)?,
+                    starts: codec::millis_to_instant(r.get(1)?),
+                    ends: codec::millis_to_instant(r.get(2)?),
+                    reason: r.get(3)?,
+                })
+            })
+            .map_err(sq(context))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(sq(context))
+    }
+
+    fn delete_maintenance(&self, id: i64) -> Result<bool, StoreError> {
+        self.write("deleting a maintenance window", |tx| {
+            let n = tx
+                .execute("DELETE FROM maintenance_window WHERE id = ?1", [id])
+                .map_err(sq("deleting a maintenance window"))?;
+            Ok(n > 0)
         })
     }
 

@@ -1,0 +1,25 @@
+-- openhets store, PostgreSQL, version 2: what the CORE endpoints keep.
+
+-- D11: the answer to each (SenderID, PayloadID) for 24 hours, so a retry of the same request
+-- gets the same answer and a different request under a used PayloadID is refused. The request
+-- itself is not kept, only a digest of it; the response is kept because replaying it is the
+-- point, and rows older than 24 hours are purged.
+CREATE TABLE payload_replay (
+    sender_id      TEXT NOT NULL,
+    payload_id     TEXT NOT NULL,
+    at_ms          BIGINT NOT NULL,
+    request_digest TEXT NOT NULL,
+    payload_type   TEXT NOT NULL,
+    response       BYTEA NOT NULL,
+    PRIMARY KEY (sender_id, payload_id)
+);
+
+CREATE INDEX payload_replay_at ON payload_replay (at_ms);
+
+-- D12: scheduled maintenance windows, during which the real-time endpoints answer 503.
+CREATE TABLE maintenance_window (
+    id        BIGSERIAL PRIMARY KEY,
+    starts_ms BIGINT NOT NULL,
+    ends_ms   BIGINT NOT NULL CHECK (ends_ms > starts_ms),
+    reason    TEXT NOT NULL
+);
