@@ -4,6 +4,7 @@
 mod clock;
 mod respond;
 mod seed;
+mod send;
 mod x12cmd;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +33,8 @@ enum Command {
     Seed(seed::SeedArgs),
     /// Load beneficiaries, providers, submitters, relationships and cost sharing from CSV files.
     Import(Box<seed::ImportArgs>),
+    /// Send a 270 to a CORE server (SOAP or MIME) and print the 271; or drive load with --load.
+    Send(Box<send::SendArgs>),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => respond::demo(&args),
         Command::Seed(args) => seed::seed(&args),
         Command::Import(args) => seed::import(&args),
+        Command::Send(args) => send::send(&args),
     };
     match result {
         Ok(code) => code,
