@@ -615,3 +615,84 @@ fn load_mode_healthz_and_synthetic_population() {
     let mbi = x.split("****MI*").nth(1).unwrap().split('~').next().unwrap();
     assert_ne!(mbi, "2DG9NX3WK42");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Interop with the server crate's envelope code: the stub reads each request with
+// `server::core` (parse, then the envelope checks in order) and answers with its writers.
+
+fn core_answer(r: &Recorded, authenticated: &str) -> Canned200 {
+    use server::core;
+    let soap = r.path.ends_with("/soap");
+    let (fields, user, password) = if soap {
+        let s = core::parse_soap(&r.body).unwrap_or_else(|f| panic!("server refused the SOAP request: {f:?}"));
+        (s.fields, s.username, s.password)
+    } else {
+        let b = core::boundary(&r.headers["content-type"]).unwrap();
+        let f = core::parse_multipart(&r.body, &b).unwrap();
+        let (u, p) = (f.user_name.clone(), f.password.clone());
+        (f, u, p)
+    };
+    if user.as_deref() != Some("WDEMO001") || password.as_deref() != Some("demo-clearinghouse-pass") {
+        let body = core::write_fault(&core::auth_fault("The security token could not be authenticated"));
+        return Canned200 {
+            status: 400,
+            content_type: "application/soap+xml; charset=utf-8".into(),
+            body: body.into_bytes(),
+        };
+    }
+    let (status, response) = match core::check(&fields, authenticated, "CMS") {
+        Ok(c) => (
+            200,
+            core::Response {
+                payload_type: "X12_271_Response_005010X279A1".into(),
+                payload_id: c.payload_id,
+                time_stamp: "2026-11-16T09:30:01Z".into(),
+                sender_id: "CMS".into(),
+                receiver_id: c.sender_id,
+                payload: Some(canned().r271.clone()),
+                error_code: core::ErrorCode::Success,
+                error_message: "Envelope processed".into(),
+            },
+        ),
+        Err(e) => {
+            (if soap { 200 } else { 403 }, core::Response::error(&fields, "CMS", "2026-11-16T09:30:01Z".into(), &e))
+        }
+    };
+    if soap {
+        Canned200 {
+            status,
+            content_type: "application/soap+xml; charset=utf-8".into(),
+            body: core::write_soap(&response).into_bytes(),
+        }
+    } else {
+        Canned200 {
+            status,
+            content_type: format!("multipart/form-data; boundary={}", core::RESPONSE_BOUNDARY),
+            body: core::write_multipart(&response),
+        }
+    }
+}
+
+#[test]
+fn interop_with_the_server_envelope_code() {
+    for mode in ["soap", "mime"] {
+        let s = stub(|r| core_answer(r, "WDEMO001"));
+        let (code, out, err) = send(&s.url, &with_person(&["--mode", mode]));
+        assert_eq!(code, 0, "{mode}: {out}\n{err}");
+        assert!(out.contains("HARTWELL"), "{out}");
+        assert!(!err.contains("warning"), "{err}");
+
+        // The server's refusal of a SenderID that is not the authenticated submitter.
+        let s = stub(|r| core_answer(r, "WDEMO002"));
+        let (code, _, err) = send(&s.url, &with_person(&["--mode", mode]));
+        assert_eq!(code, 1, "{mode}: {err}");
+        assert!(err.contains("ErrorCode: UnAuthorized"), "{mode}: {err}");
+    }
+    // A wrong password: the server's WS-Security fault.
+    let s = stub(|r| core_answer(r, "WDEMO001"));
+    let mut args = vec!["send", "--url", &s.url, "--user", "WDEMO001", "--password", "wrong"];
+    args.extend_from_slice(PERSON);
+    let (code, _, err) = run(&args, "");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("SOAP fault: soap:Sender / wsse:FailedAuthentication"), "{err}");
+}
