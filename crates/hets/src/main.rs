@@ -2,9 +2,11 @@
 #![forbid(unsafe_code)]
 
 mod clock;
+mod config;
 mod respond;
 mod seed;
 mod send;
+mod serve;
 mod x12cmd;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +37,14 @@ enum Command {
     Import(Box<seed::ImportArgs>),
     /// Send a 270 to a CORE server (SOAP or MIME) and print the 271; or drive load with --load.
     Send(Box<send::SendArgs>),
+    /// Serve the CORE SOAP and MIME real-time endpoints (`--demo`: seed a demo database first).
+    Serve(serve::ServeArgs),
+    /// Write the default configuration (`hets config init`).
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+    /// Administration: maintenance windows.
+    #[command(subcommand)]
+    Admin(serve::AdminCommand),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +63,9 @@ fn main() -> ExitCode {
         Command::Demo(args) => respond::demo(&args),
         Command::Seed(args) => seed::seed(&args),
         Command::Import(args) => seed::import(&args),
+        Command::Serve(args) => serve::serve(&args),
+        Command::Config(cmd) => config::run(&cmd),
+        Command::Admin(cmd) => serve::admin(&cmd),
         Command::Send(args) => send::send(&args),
     };
     match result {
