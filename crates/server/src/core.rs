@@ -381,6 +381,9 @@ pub fn parse_soap(xml: &[u8]) -> Result<SoapRequest, Fault> {
                         if local != "Envelope" {
                             return Err(Fault::sender("the document is not a SOAP envelope"));
                         }
+                        if matches!(ns, ResolveResult::Unknown(_)) {
+                            return Err(Fault::sender("the envelope uses an undeclared namespace prefix"));
+                        }
                         if ns_is(SOAP11_NS) {
                             return Err(Fault {
                                 code: "VersionMismatch",
