@@ -696,3 +696,145 @@ fn interop_with_the_server_envelope_code() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("SOAP fault: soap:Sender / wsse:FailedAuthentication"), "{err}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// End to end: `hets serve --demo` on a free port with a temporary data directory.
+
+struct Served {
+    child: std::process::Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve_demo() -> Served {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(HETS)
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("HETS_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let Some(Ok(line)) = lines.next() else {
+            let _ = child.kill();
+            panic!("hets serve ended before it listened");
+        };
+        if let Some(u) = line.strip_prefix("hets serve: listening on ") {
+            break u.trim().to_string();
+        }
+    };
+    // Keep draining the banner so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Served { child, url, _dir: dir }
+}
+
+#[test]
+fn end_to_end_against_hets_serve_demo() {
+    let server = serve_demo();
+    let url = server.url.as_str();
+    let personas = eligibility::Personas::from_toml(&std::fs::read_to_string(PERSONAS).unwrap()).unwrap();
+
+    // Every persona over SOAP and over MIME: a 271, explained.
+    for b in &personas.beneficiaries {
+        let dob = b.birth_date.unwrap().ccyymmdd();
+        for mode in ["soap", "mime"] {
+            let args = [
+                "--mode",
+                mode,
+                "--npi",
+                "1125213722",
+                "--mbi",
+                &b.mbi,
+                "--last",
+                &b.last_name,
+                "--first",
+                &b.first_name,
+                "--dob",
+                &dob,
+                "--date",
+                "2026-11-16",
+            ];
+            let (code, out, err) = send(url, &args);
+            assert_eq!(code, 0, "{} over {mode}: {out}\n{err}", b.key);
+            assert!(out.contains(&format!("(MBI {})", b.mbi)), "{} over {mode}: {out}", b.key);
+            assert!(out.contains("Coverage:"), "{} over {mode}: {out}", b.key);
+            assert!(!err.contains("warning"), "{} over {mode}: {err}", b.key);
+        }
+    }
+    // The same with --raw: the 271 as the server wrote it.
+    let (code, out, _) = send(url, &with_person(&["--raw", "--service", "30,42", "--hcpcs", "G0439"]));
+    assert_eq!(code, 0);
+    assert!(out.starts_with("ISA*00*") && out.contains("~ST*271*") && out.contains("*WDEMO001"), "{out}");
+
+    // A file: the README's sample 270.
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/x12/valid/cms-sample.x12");
+    let (code, out, err) = send(url, &["--file", sample]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("HARTWELL"), "{out}");
+
+    // A 270 the server rejects with a 999: printed raw, exit 1.
+    let (code, out, err) = run(
+        &[
+            "send",
+            "--url",
+            url,
+            "--user",
+            "WDEMO001",
+            "--password",
+            "demo-clearinghouse-pass",
+            "--mode",
+            "mime",
+            "--file",
+            "-",
+        ],
+        &inquiry("EQ*ZZZ"),
+    );
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("ST*999*"), "{out}");
+
+    // Refusals: a wrong password (SOAP fault / MIME 401), a SenderID that is not the user's.
+    for mode in ["soap", "mime"] {
+        let mut args = vec!["send", "--url", url, "--mode", mode, "--user", "WDEMO001", "--password", "nope"];
+        args.extend_from_slice(PERSON);
+        let (code, _, err) = run(&args, "");
+        assert_eq!(code, 1, "{mode}: {err}");
+        assert!(err.contains("HTTP 401"), "{mode}: {err}");
+        let (code, _, err) = send(url, &with_person(&["--mode", mode, "--submitter", "WDEMO002"]));
+        assert_eq!(code, 1, "{mode}: {err}");
+        assert!(err.contains("ErrorCode: UnAuthorized"), "{mode}: {err}");
+    }
+    // A terminated submitter, refused at the door.
+    let mut args = vec!["send", "--url", url, "--user", "WDEMO004", "--password", "legacy-pass"];
+    args.extend_from_slice(PERSON);
+    let (code, _, err) = run(&args, "");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("HTTP 403"), "{err}");
+
+    // Load mode: personas over SOAP and MIME, the demo's synthetic population, and /healthz.
+    for extra in [
+        &["--mode", "soap"][..],
+        &["--mode", "mime"][..],
+        &["--population-seed", "1", "--population", "20000"][..],
+        &["--target", "healthz"][..],
+    ] {
+        let mut args = vec!["--load", "--duration", "1", "--concurrency", "4"];
+        args.extend_from_slice(extra);
+        let (code, out, err) = send(url, &args);
+        assert_eq!(code, 0, "{extra:?}: {out}\n{err}");
+        let m = summary(&out);
+        assert_eq!(m["errors"], 0.0, "{extra:?}: {out}");
+        assert!(m["throughput"] > 50.0, "{extra:?}: {out}");
+    }
+}
