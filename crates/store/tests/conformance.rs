@@ -163,6 +163,8 @@ fn conformance(store: &dyn Store) {
     assert_eq!(counts.beneficiaries, p.beneficiaries.len() as u64 + 500);
     assert_eq!(counts.providers, p.providers.len() as u64 + 40);
 
+    connectivity(store);
+
     // Readers on several threads at once.
     std::thread::scope(|s| {
         for t in 0..4 {
@@ -174,6 +176,61 @@ fn conformance(store: &dyn Store) {
             });
         }
     });
+}
+
+/// Migration 0002: replayable answers (D11) and maintenance windows (D12).
+fn connectivity(store: &dyn Store) {
+    let t0 = at("2026-11-16T09:30:00Z");
+    let replay = |id: &str, digest: &str, when: Instant| store::Replay {
+        sender: "WDEMO001".into(),
+        payload_id: id.into(),
+        at: when,
+        request_digest: digest.into(),
+        payload_type: "X12_271_Response_005010X279A1".into(),
+        response: b"ISA*00*...~".to_vec(),
+    };
+    let before = store.counts().unwrap().transactions;
+    let record = store::TransactionRecord {
+        at: t0,
+        submitter: "WDEMO001".into(),
+        npi: None,
+        mbi: None,
+        outcome: store::Outcome::Ta1,
+        aaa_codes: vec![],
+        service_types: vec![],
+        duration_micros: 1,
+    };
+    // Two replays for one key in one batch: the first stays.
+    store
+        .record_exchanges(
+            &[record.clone(), record],
+            &[replay("p-1", "aa", t0), replay("p-1", "bb", t0), replay("p-2", "cc", t0)],
+        )
+        .unwrap();
+    assert_eq!(store.counts().unwrap().transactions, before + 2);
+    let got = store.replay("WDEMO001", "p-1", at("2026-11-15T09:30:00Z")).unwrap().unwrap();
+    assert_eq!(got, replay("p-1", "aa", t0));
+    assert_eq!(store.replay("WDEMO002", "p-1", at("2026-11-15T09:30:00Z")).unwrap(), None);
+    assert_eq!(store.replay("WDEMO001", "p-1", at("2026-11-16T10:00:00Z")).unwrap(), None);
+    // A later answer under a held key younger than 24 h does not replace it; an older one does.
+    store.record_exchanges(&[], &[replay("p-1", "dd", at("2026-11-16T12:00:00Z"))]).unwrap();
+    assert_eq!(store.replay("WDEMO001", "p-1", t0).unwrap().unwrap().request_digest, "aa");
+    store.record_exchanges(&[], &[replay("p-1", "ee", at("2026-11-18T12:00:00Z"))]).unwrap();
+    assert_eq!(store.replay("WDEMO001", "p-1", t0).unwrap().unwrap().request_digest, "ee");
+    assert_eq!(store.purge_replays(at("2026-11-17T00:00:00Z")).unwrap(), 1);
+    assert_eq!(store.replay("WDEMO001", "p-2", t0).unwrap(), None);
+
+    let w = store::MaintenanceWindow { id: 0, starts: t0, ends: at("2026-11-16T11:30:00Z"), reason: "upgrade".into() };
+    let id = store.add_maintenance(&w).unwrap();
+    let bad = store::MaintenanceWindow { ends: t0, ..w.clone() };
+    assert!(store.add_maintenance(&bad).is_err());
+    assert_eq!(
+        store.maintenance_windows(at("2026-11-16T10:00:00Z")).unwrap(),
+        vec![store::MaintenanceWindow { id, ..w }]
+    );
+    assert!(store.maintenance_windows(at("2026-11-16T11:30:00Z")).unwrap().is_empty());
+    assert!(store.delete_maintenance(id).unwrap());
+    assert!(!store.delete_maintenance(id).unwrap());
 }
 
 #[test]
@@ -244,7 +301,7 @@ fn postgres_conforms() {
     drop(store);
     let again = store::open(&url).unwrap();
     assert_eq!(again.beneficiary("2DG9NX3WK42").unwrap().unwrap().last_name, "HARTWELL");
-    // Migrations ran once, in this schema.
+    // Each migration ran once, in this schema.
     let n: i64 = admin.query_one(&format!("SELECT count(*) FROM {schema}.schema_migrations"), &[]).unwrap().get(0);
-    assert_eq!(n, 1);
+    assert_eq!(n, 2);
 }
