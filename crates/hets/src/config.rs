@@ -43,6 +43,14 @@ status_ttl_secs = 2
 
 # Seconds in-flight requests get to finish on shutdown (SIGTERM or Ctrl-C).
 drain_secs = 20
+
+# TLS (1.2 and 1.3): PEM files of the server certificate chain and its key. With tls_client_ca,
+# clients may authenticate by a certificate from that CA instead of a password (mutual TLS):
+# the certificate's subject CN is the submitter id. A certificate from any other CA fails the
+# handshake. Leave these out for plain HTTP (local use, or TLS ended by a proxy).
+# tls_cert = "/etc/hets/server.pem"
+# tls_key = "/etc/hets/server.key"
+# tls_client_ca = "/etc/hets/client-ca.pem"
 "#;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -58,6 +66,9 @@ pub struct ServeConfig {
     pub auth_cache_ttl_secs: u64,
     pub status_ttl_secs: u64,
     pub drain_secs: u64,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 impl Default for ServeConfig {
@@ -73,6 +84,9 @@ impl Default for ServeConfig {
             auth_cache_ttl_secs: 60,
             status_ttl_secs: 2,
             drain_secs: 20,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
         }
     }
 }
@@ -100,6 +114,19 @@ impl ServeConfig {
             c.max_body_bytes = v.parse().context("HETS_MAX_BODY_BYTES")?;
         }
         Ok(c)
+    }
+
+    /// The TLS files, when TLS is configured.
+    pub fn tls(&self) -> Result<Option<server::tls::TlsFiles>> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Ok(Some(server::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: self.tls_client_ca.clone(),
+            })),
+            (None, None) if self.tls_client_ca.is_none() => Ok(None),
+            _ => Err(anyhow::anyhow!("TLS needs both tls_cert and tls_key (tls_client_ca needs them too)")),
+        }
     }
 
     pub fn server(&self) -> server::http::Config {

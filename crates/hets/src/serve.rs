@@ -63,12 +63,17 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
     }
     let responder = Arc::new(Responder::new(store.clone(), Releases::builtin()?, Settings::default())?);
     let state = AppState::new(responder.clone(), config.server());
+    let tls = match config.tls()? {
+        Some(files) => Some(tokio_rustls::TlsAcceptor::from(server::tls::server_config(&files)?)),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     let drain = std::time::Duration::from_secs(config.drain_secs);
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
         let local = listener.local_addr()?;
-        print_banner(local, args.demo);
+        print_banner(scheme, local, args.demo);
         // Purge replayable answers older than 24 hours (D11) now and then.
         let purge_store = store.clone();
         tokio::spawn(async move {
@@ -78,7 +83,7 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
                 tokio::time::sleep(std::time::Duration::from_secs(600)).await;
             }
         });
-        server::http::serve(listener, state, shutdown_signal(), drain).await?;
+        server::http::serve(listener, state, tls, shutdown_signal(), drain).await?;
         anyhow::Ok(())
     })?;
     responder.flush();
@@ -131,8 +136,8 @@ fn seed_demo(store: &dyn store::Store) -> Result<()> {
     Ok(())
 }
 
-fn print_banner(addr: SocketAddr, demo: bool) {
-    let base = format!("http://{addr}");
+fn print_banner(scheme: &str, addr: SocketAddr, demo: bool) {
+    let base = format!("{scheme}://{addr}");
     println!("hets serve: listening on {base}");
     println!("  SOAP 1.2  POST {base}/eligibility/realtime/soap   (WSDL: GET {base}/eligibility/realtime/soap?wsdl)");
     println!("  MIME      POST {base}/eligibility/realtime/mime");

@@ -130,16 +130,20 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
 }
 
 /// Serves on `listener` until `shutdown` completes, then stops accepting, lets in-flight
-/// requests finish (up to `drain`), and returns.
+/// requests finish (up to `drain`), and returns. With `tls`, every connection is TLS, and a
+/// verified client certificate authenticates its submitter ([`crate::tls`]).
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl std::future::Future<Output = ()>,
     drain: Duration,
 ) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioIo, TokioTimer};
     let app = router(state.clone());
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Each connection task holds a clone of `alive` and watches `stop`: on shutdown they finish
+    // the request in progress and close; the drain waits until no clone is left.
+    let alive = Arc::new(());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     let header_timeout = state.config.header_timeout;
     tokio::pin!(shutdown);
     loop {
@@ -155,13 +159,29 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let service = hyper_util::service::TowerToHyperService::new(app.clone());
-                let mut builder = hyper::server::conn::http1::Builder::new();
-                builder.timer(TokioTimer::new()).header_read_timeout(header_timeout).keep_alive(true);
-                let conn = builder.serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
+                let (app, tls, stopped, alive) = (app.clone(), tls.clone(), stopped.clone(), alive.clone());
                 tokio::spawn(async move {
-                    let _ = conn.await;
+                    match tls {
+                        None => connection(stream, app, None, stopped, header_timeout).await,
+                        Some(acceptor) => {
+                            // The handshake is bounded like a request head: a silent client
+                            // does not hold a connection.
+                            let Ok(Ok(tls_stream)) = tokio::time::timeout(header_timeout, acceptor.accept(stream)).await
+                            else {
+                                metrics::counter!("hets_tls_handshake_failures_total").increment(1);
+                                return;
+                            };
+                            let identity = tls_stream
+                                .get_ref()
+                                .1
+                                .peer_certificates()
+                                .and_then(|c| c.first())
+                                .and_then(|c| crate::tls::subject_cn(c.as_ref()))
+                                .map(crate::tls::ClientCertificate);
+                            connection(tls_stream, app, identity, stopped, header_timeout).await;
+                        }
+                    }
+                    drop(alive);
                 });
             }
             () = &mut shutdown => break,
@@ -170,17 +190,54 @@ pub async fn serve(
     state.draining.store(true, Ordering::Relaxed);
     drop(listener);
     tracing::info!("shutting down: draining in-flight requests");
-    if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
+    let _ = stop.send(true);
+    let drained = async {
+        while Arc::strong_count(&alive) > 1 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    if tokio::time::timeout(drain, drained).await.is_err() {
         tracing::warn!("drain deadline passed with connections still open");
     }
     Ok(())
 }
 
-/// Binds and serves in the background (tests, `hets serve`): the bound address and a handle
-/// that, when dropped or sent to, shuts the server down.
+async fn connection<I>(
+    io: I,
+    app: axum::Router,
+    identity: Option<crate::tls::ClientCertificate>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+    header_timeout: Duration,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt as _;
+    let app = app.map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+        if let Some(id) = &identity {
+            req.extensions_mut().insert(id.clone());
+        }
+        req
+    });
+    let service = hyper_util::service::TowerToHyperService::new(app);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(header_timeout).keep_alive(true);
+    let mut conn = std::pin::pin!(builder.serve_connection(TokioIo::new(io), service));
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        _ = stopped.wait_for(|s| *s) => {}
+    }
+    // Finish the request in progress, then close (keep-alive ends).
+    conn.as_mut().graceful_shutdown();
+    let _ = conn.await;
+}
+
+/// Binds and serves in the background (tests): the bound address, a sender that shuts the
+/// server down, and the server task.
 pub async fn spawn(
     addr: SocketAddr,
     state: Arc<AppState>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> std::io::Result<(SocketAddr, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
@@ -188,6 +245,7 @@ pub async fn spawn(
     let task = tokio::spawn(serve(
         listener,
         state,
+        tls,
         async move {
             let _ = rx.await;
         },
@@ -494,6 +552,7 @@ async fn process(state: &Arc<AppState>, binding: Binding, req: Request) -> (Http
             Outcome::new("maintenance"),
         );
     }
+    let certificate = req.extensions().get::<crate::tls::ClientCertificate>().map(|c| c.0.clone());
     let (parts, body) = req.into_parts();
     let ct = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let boundary = match binding {
@@ -555,20 +614,34 @@ async fn process(state: &Arc<AppState>, binding: Binding, req: Request) -> (Http
     };
     let mut outcome = Outcome::new("success");
     outcome.payload_id = fields.payload_id.as_deref().filter(|p| core::is_uuid(p)).map(str::to_string);
-    // Authentication (certificates: not yet; UsernameToken / UserName+Password).
-    let (Some(user), Some(password)) = (user.filter(|u| !u.is_empty()), password) else {
-        return (unauthorized(binding, &fields, "credentials are required"), Outcome::new("unauthenticated"));
-    };
-    match authenticate(state, &user, &password).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return (
-                unauthorized(binding, &fields, "the user name or password is not valid"),
-                Outcome::new("unauthenticated"),
-            );
+    // Authentication: UsernameToken / UserName+Password, or the mutual-TLS certificate. When
+    // both are present they must name the same submitter.
+    let user = match (user.filter(|u| !u.is_empty()), password, certificate) {
+        (Some(user), Some(password), cert) => {
+            match authenticate(state, &user, &password).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    return (
+                        unauthorized(binding, &fields, "the user name or password is not valid"),
+                        Outcome::new("unauthenticated"),
+                    );
+                }
+                Err(()) => return (unavailable(binding), Outcome::new("store_unavailable")),
+            }
+            if let Some(cert) = cert.filter(|c| *c != user) {
+                let e = EnvelopeError::new(
+                    ErrorCode::UnAuthorized,
+                    format!("the client certificate names {cert}, the credentials {user}"),
+                );
+                outcome.label = "forbidden";
+                outcome.error_code = Some(e.code.as_str());
+                return (envelope_reply(binding, &fields, &e), outcome);
+            }
+            user
         }
-        Err(()) => return (unavailable(binding), Outcome::new("store_unavailable")),
-    }
+        (_, _, Some(cert)) => cert,
+        _ => return (unauthorized(binding, &fields, "credentials are required"), Outcome::new("unauthenticated")),
+    };
     outcome.submitter = Some(user.clone());
     let at_clock = now_instant();
     match submitter(state, &user).await {

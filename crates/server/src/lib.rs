@@ -10,5 +10,6 @@ pub mod core;
 pub mod http;
 mod pipeline;
 mod recorder;
+pub mod tls;
 
 pub use pipeline::{Answer, AnswerKind, Inbound, Responder};

@@ -24,6 +24,10 @@ struct Harness {
 }
 
 async fn start(config: Config) -> Harness {
+    start_with(config, None).await
+}
+
+async fn start_with(config: Config, tls: Option<tokio_rustls::TlsAcceptor>) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("hets.db").display());
     let store = store::open(&url).unwrap();
@@ -39,7 +43,7 @@ async fn start(config: Config) -> Harness {
     store::load_personas(store.as_ref(), &personas).unwrap();
     let responder = Arc::new(Responder::new(store.clone(), Releases::builtin().unwrap(), Settings::default()).unwrap());
     let state = AppState::new(responder, config);
-    let (addr, stop, _task) = server::http::spawn("127.0.0.1:0".parse().unwrap(), state).await.unwrap();
+    let (addr, stop, _task) = server::http::spawn("127.0.0.1:0".parse().unwrap(), state, tls).await.unwrap();
     Harness { addr, store, _stop: stop, _dir: dir }
 }
 
@@ -368,4 +372,119 @@ async fn slow_clients_and_overload() {
     let r =
         post(h.addr, "/eligibility/realtime/soap", SOAP_CT, soap(&defaults(&id(51)), USER, PASSWORD).as_bytes()).await;
     assert_eq!(r.status, 200, "{}", r.body);
+}
+
+mod tls {
+    //! Mutual TLS: a certificate from the trusted client CA authenticates its CN; one from
+    //! another CA fails the handshake.
+    use super::*;
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+
+    struct Ca {
+        issuer: CertifiedIssuer<'static, KeyPair>,
+    }
+
+    impl Ca {
+        fn new(name: &str) -> Ca {
+            let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            params.distinguished_name.push(DnType::CommonName, name);
+            Ca { issuer: CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap() }
+        }
+
+        fn leaf(&self, cn: &str, san: &[&str]) -> (CertificateDer<'static>, PrivateKeyDer<'static>) {
+            let key = KeyPair::generate().unwrap();
+            let mut params = CertificateParams::new(san.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+            params.distinguished_name.push(DnType::CommonName, cn);
+            let cert = params.signed_by(&key, &self.issuer).unwrap();
+            (cert.der().clone(), PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())))
+        }
+    }
+
+    fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    async fn tls_post(
+        addr: SocketAddr,
+        server_ca: &Ca,
+        client: Option<(CertificateDer<'static>, PrivateKeyDer<'static>)>,
+        body: &str,
+    ) -> std::io::Result<Reply> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(server_ca.issuer.der().clone()).unwrap();
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots);
+        let config = match client {
+            Some((c, k)) => builder.with_client_auth_cert(vec![c], k).unwrap(),
+            None => builder.with_no_client_auth(),
+        };
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let tcp = TcpStream::connect(addr).await?;
+        let mut s = connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await?;
+        let req = format!(
+            "POST /eligibility/realtime/soap HTTP/1.1\r\nHost: localhost\r\nContent-Type: {SOAP_CT}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).await?;
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await?;
+        Ok(parse_reply(&out))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn client_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let server_ca = Ca::new("openhets test server CA");
+        let client_ca = Ca::new("openhets test client CA");
+        let rogue_ca = Ca::new("someone else");
+        let server_key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        params.distinguished_name.push(DnType::CommonName, "localhost");
+        let server_cert = params.signed_by(&server_key, &server_ca.issuer).unwrap();
+        let files = server::tls::TlsFiles {
+            cert: write(dir.path(), "server.pem", &server_cert.pem()),
+            key: write(dir.path(), "server.key", &server_key.serialize_pem()),
+            client_ca: Some(write(dir.path(), "clients.pem", &client_ca.issuer.pem())),
+        };
+        let acceptor = tokio_rustls::TlsAcceptor::from(server::tls::server_config(&files).unwrap());
+        let h = start_with(config(), Some(acceptor)).await;
+        let no_credentials = soap(&defaults(&id(60)), "", "").replace(
+            "<soap:Header><wsse:Security soap:mustUnderstand=\"1\" xmlns:wsse=\"http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd\"><wsse:UsernameToken><wsse:Username></wsse:Username><wsse:Password></wsse:Password></wsse:UsernameToken></wsse:Security></soap:Header>",
+            "",
+        );
+        assert!(!no_credentials.contains("Security"));
+        // A trusted certificate whose CN is the submitter: no password needed.
+        let r = tls_post(h.addr, &server_ca, Some(client_ca.leaf(USER, &[])), &no_credentials).await.unwrap();
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(field(&r.body, "ErrorCode"), Some("Success"));
+        // A trusted certificate of another submitter than the SenderID: 403.
+        let mut other = defaults(&id(61));
+        other[4].1 = USER.into();
+        let r = tls_post(
+            h.addr,
+            &server_ca,
+            Some(client_ca.leaf("WDEMO002", &[])),
+            &soap(&other, "", "").replace("<wsse:Username></wsse:Username><wsse:Password></wsse:Password>", ""),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status, 403, "{}", r.body);
+        assert_eq!(field(&r.body, "ErrorCode"), Some("UnAuthorized"));
+        // TLS without a certificate: password authentication still works.
+        let r = tls_post(h.addr, &server_ca, None, &soap(&defaults(&id(62)), USER, PASSWORD)).await.unwrap();
+        assert_eq!(r.status, 200, "{}", r.body);
+        // Without either: 401.
+        let r = tls_post(h.addr, &server_ca, None, &no_credentials.replace(&id(60), &id(63))).await.unwrap();
+        assert_eq!(r.status, 401);
+        // A certificate from a CA that is not trusted: the handshake (or the first read) fails.
+        let rogue = tls_post(h.addr, &server_ca, Some(rogue_ca.leaf(USER, &[])), &no_credentials).await;
+        assert!(rogue.is_err() || rogue.as_ref().is_ok_and(|r| r.status == 0), "an untrusted certificate was accepted");
+    }
 }
