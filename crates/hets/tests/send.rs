@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -115,14 +115,18 @@ fn stub(answer: impl Fn(&Recorded) -> Canned200 + Send + Sync + 'static) -> Stub
         for stream in listener.incoming() {
             let Ok(stream) = stream else { continue };
             let (answer, recorded) = (Arc::clone(&answer), Arc::clone(&recorded));
-            std::thread::spawn(move || serve_connection(stream, &*answer, &recorded));
+            std::thread::spawn(move || serve_connection(stream, &*answer, &recorded, &[]));
         }
     });
     Stub { url, requests }
 }
 
-fn serve_connection(stream: TcpStream, answer: &dyn Fn(&Recorded) -> Canned200, recorded: &Mutex<Vec<Recorded>>) {
-    let mut writer = stream.try_clone().unwrap();
+fn serve_connection(
+    stream: impl Read + Write,
+    answer: &dyn Fn(&Recorded) -> Canned200,
+    recorded: &Mutex<Vec<Recorded>>,
+    extra: &[(&str, &str)],
+) {
     let mut reader = BufReader::new(stream);
     loop {
         let mut line = String::new();
@@ -151,6 +155,9 @@ fn serve_connection(stream: TcpStream, answer: &dyn Fn(&Recorded) -> Canned200, 
         if reader.read_exact(&mut body).is_err() {
             return;
         }
+        for (k, v) in extra {
+            headers.insert(k.to_string(), v.to_string());
+        }
         let req = Recorded { method, path, headers, body };
         let a = answer(&req);
         {
@@ -165,7 +172,8 @@ fn serve_connection(stream: TcpStream, answer: &dyn Fn(&Recorded) -> Canned200, 
             a.content_type,
             a.body.len()
         );
-        if writer.write_all(head.as_bytes()).is_err() || writer.write_all(&a.body).is_err() {
+        let writer = reader.get_mut();
+        if writer.write_all(head.as_bytes()).is_err() || writer.write_all(&a.body).is_err() || writer.flush().is_err() {
             return;
         }
     }
@@ -837,4 +845,156 @@ fn end_to_end_against_hets_serve_demo() {
         assert_eq!(m["errors"], 0.0, "{extra:?}: {out}");
         assert!(m["throughput"] > 50.0, "{extra:?}: {out}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS and mutual TLS against a rustls stub with test certificates.
+
+struct Pki {
+    dir: tempfile::TempDir,
+    ca: rcgen::Certificate,
+}
+
+impl Pki {
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+}
+
+/// A CA, a server certificate for `localhost` and a client certificate, as PEM files.
+fn pki() -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, &ca_key);
+    for (name, purpose, sans) in [
+        ("server", ExtendedKeyUsagePurpose::ServerAuth, vec!["localhost".to_string()]),
+        ("client", ExtendedKeyUsagePurpose::ClientAuth, vec!["wdemo001.example".to_string()]),
+    ] {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(sans).unwrap();
+        params.extended_key_usages = vec![purpose];
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        write(&format!("{name}.pem"), &cert.pem());
+        write(&format!("{name}.key"), &key.serialize_pem());
+    }
+    write("ca.pem", &ca.pem());
+    Pki { dir, ca }
+}
+
+/// A TLS stub for `localhost`; with `require_client_cert`, only clients with a certificate from
+/// the same CA get through.
+fn tls_stub(pki: &Pki, require_client_cert: bool) -> Stub {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder =
+        rustls::ServerConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions().unwrap();
+    let builder = if require_client_cert {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(pki.ca.der().clone()).unwrap();
+        let verifier =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider).build().unwrap();
+        builder.with_client_cert_verifier(verifier)
+    } else {
+        builder.with_no_client_auth()
+    };
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(pki.path("server.pem")).unwrap().map(Result::unwrap).collect();
+    let key = PrivateKeyDer::from_pem_file(pki.path("server.key")).unwrap();
+    let config = Arc::new(builder.with_single_cert(chain, key).unwrap());
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://localhost:{}", listener.local_addr().unwrap().port());
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let recorded = Arc::clone(&requests);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut tcp) = stream else { continue };
+            let (config, recorded) = (Arc::clone(&config), Arc::clone(&recorded));
+            std::thread::spawn(move || {
+                let mut conn = rustls::ServerConnection::new(config).unwrap();
+                while conn.is_handshaking() {
+                    if conn.complete_io(&mut tcp).is_err() {
+                        return;
+                    }
+                }
+                let client_cert = if conn.peer_certificates().is_some_and(|c| !c.is_empty()) { "yes" } else { "no" };
+                let tls = rustls::StreamOwned::new(conn, tcp);
+                let answer = |_: &Recorded| soap_ok("X12_271_Response_005010X279A1", &canned().r271);
+                serve_connection(tls, &answer, &recorded, &[("x-client-cert", client_cert)]);
+            });
+        }
+    });
+    Stub { url, requests }
+}
+
+#[test]
+fn https_with_a_private_ca_and_a_password() {
+    let pki = pki();
+    let s = tls_stub(&pki, false);
+    let (code, out, err) = send(&s.url, &with_person(&["--ca", &pki.path("ca.pem")]));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("HARTWELL"), "{out}");
+    let reqs = s.requests.lock().unwrap();
+    assert_eq!(reqs[0].headers["x-client-cert"], "no");
+    assert!(String::from_utf8_lossy(&reqs[0].body).contains("<wsse:Username>WDEMO001</wsse:Username>"));
+}
+
+#[test]
+fn mutual_tls_with_a_client_certificate() {
+    let pki = pki();
+    let s = tls_stub(&pki, true);
+    let tls = ["--ca", &pki.path("ca.pem"), "--cert", &pki.path("client.pem"), "--key", &pki.path("client.key")];
+    let mut args = vec!["send", "--url", &s.url, "--submitter", "WDEMO001"];
+    args.extend_from_slice(&tls);
+    args.extend_from_slice(PERSON);
+    let (code, out, err) = run(&args, "");
+    assert_eq!(code, 0, "{out}\n{err}");
+    {
+        let reqs = s.requests.lock().unwrap();
+        assert_eq!(reqs[0].headers["x-client-cert"], "yes");
+        let xml = String::from_utf8_lossy(&reqs[0].body).into_owned();
+        // No WS-Security token: the certificate authenticates.
+        assert!(xml.contains("<soap:Header/>") && !xml.contains("wsse"), "{xml}");
+        assert_eq!(element(&xml, "SenderID"), "WDEMO001");
+    }
+    // MIME carries no UserName/Password fields then.
+    args.extend_from_slice(&["--mode", "mime"]);
+    let (code, _, err) = run(&args, "");
+    assert_eq!(code, 0, "{err}");
+    {
+        let reqs = s.requests.lock().unwrap();
+        let body = String::from_utf8_lossy(&reqs[1].body).into_owned();
+        assert!(!body.contains("UserName") && !body.contains("Password"), "{body}");
+    }
+    // Load mode over mutual TLS.
+    let mut load = vec!["send", "--url", &s.url, "--submitter", "WDEMO001", "--load", "--duration", "0.5"];
+    load.extend_from_slice(&tls);
+    let (code, out, err) = run(&load, "");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(summary(&out)["errors"], 0.0);
+
+    // Without a certificate the server ends the handshake: exit 1.
+    let (code, _, err) = send(&s.url, &with_person(&["--ca", &pki.path("ca.pem")]));
+    assert_eq!(code, 1, "{err}");
+    // A --cert without --key is a usage error.
+    let mut args = vec!["send", "--url", &s.url, "--submitter", "WDEMO001", "--cert", &tls[3]];
+    args.extend_from_slice(PERSON);
+    assert_eq!(run(&args, "").0, 2);
+}
+
+#[test]
+fn a_server_certificate_from_another_ca_is_refused() {
+    let (pki, other) = (pki(), pki());
+    let s = tls_stub(&pki, false);
+    let (code, _, err) = send(&s.url, &with_person(&["--ca", &other.path("ca.pem")]));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("TLS handshake with localhost"), "{err}");
+    assert!(s.requests.lock().unwrap().is_empty());
 }
