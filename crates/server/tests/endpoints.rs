@@ -488,3 +488,84 @@ mod tls {
         assert!(rogue.is_err() || rogue.as_ref().is_ok_and(|r| r.status == 0), "an untrusted certificate was accepted");
     }
 }
+
+/// Two nodes (two stores, two servers) on one PostgreSQL database: a suspension written through
+/// one is enforced by the other within 5 seconds (the status cache lives 2 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_postgresql() {
+    let Ok(base) = std::env::var("HETS_TEST_POSTGRES_URL") else {
+        eprintln!("HETS_TEST_POSTGRES_URL is not set: the multi-node test is skipped");
+        return;
+    };
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let schema = format!("hets_nodes_{}_{}", std::process::id(), nanos % 1_000_000_000);
+    let b2 = base.clone();
+    let s2 = schema.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut admin = postgres::Client::connect(&b2, postgres::NoTls).expect("PostgreSQL at HETS_TEST_POSTGRES_URL");
+        admin.batch_execute(&format!("CREATE SCHEMA {s2}")).unwrap();
+    })
+    .await
+    .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/personas.toml")).unwrap();
+    let personas = Personas::from_toml(&text).unwrap();
+    let u = url.clone();
+    let p = personas.clone();
+    let (a, b) = tokio::task::spawn_blocking(move || {
+        let a = store::open(&u).unwrap();
+        store::load_personas(a.as_ref(), &p).unwrap();
+        (a, store::open(&u).unwrap())
+    })
+    .await
+    .unwrap();
+    // The synchronous postgres client must not be used (or dropped) on a runtime thread.
+    let node = |s: Arc<dyn store::Store>| async move {
+        let responder = tokio::task::spawn_blocking(move || {
+            Arc::new(Responder::new(s, Releases::builtin().unwrap(), Settings::default()).unwrap())
+        })
+        .await
+        .unwrap();
+        let state = AppState::new(responder, config());
+        server::http::spawn("127.0.0.1:0".parse().unwrap(), state, None).await.unwrap()
+    };
+    let (addr_a, _stop_a, _) = node(a.clone()).await;
+    let (addr_b, _stop_b, _) = node(b.clone()).await;
+    for (n, addr) in [(70, addr_a), (71, addr_b)] {
+        let r =
+            post(addr, "/eligibility/realtime/soap", SOAP_CT, soap(&defaults(&id(n)), USER, PASSWORD).as_bytes()).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    // Suspend WDEMO001 through node A's store.
+    let mut seed = personas.submitters.iter().find(|s| s.id == USER).unwrap().clone();
+    seed.status = SubmitterStatus::Suspended;
+    seed.suspended_until = Some("2099-01-01T00:00:00Z".into());
+    let a2 = a.clone();
+    tokio::task::spawn_blocking(move || a2.put_submitters(&[seed]).unwrap()).await.unwrap();
+    let suspended = std::time::Instant::now();
+    let mut n = 72;
+    loop {
+        let r = post(addr_b, "/eligibility/realtime/soap", SOAP_CT, soap(&defaults(&id(n)), USER, PASSWORD).as_bytes())
+            .await;
+        if r.status == 403 {
+            assert!(field(&r.body, "ErrorMessage").unwrap().contains("suspended until"));
+            break;
+        }
+        assert_eq!(r.status, 200);
+        assert!(suspended.elapsed() < Duration::from_secs(5), "node B still answers 5 s after the suspension");
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let elapsed = suspended.elapsed();
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    // Keep the stores from being dropped on a runtime thread when the servers go.
+    std::mem::forget((a, b));
+    tokio::task::spawn_blocking(move || {
+        if let Ok(mut c) = postgres::Client::connect(&base, postgres::NoTls) {
+            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        }
+    })
+    .await
+    .unwrap();
+}
