@@ -722,10 +722,15 @@ impl Drop for Served {
 }
 
 fn serve_demo() -> Served {
+    serve_demo_with(&[])
+}
+
+fn serve_demo_with(extra: &[&str]) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(HETS)
         .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())
+        .args(extra)
         .env("HETS_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -861,9 +866,12 @@ impl Pki {
     }
 }
 
-/// A CA, a server certificate for `localhost` and a client certificate, as PEM files.
+/// A CA, a server certificate for `localhost` and a client certificate (CN=WDEMO001), as PEM
+/// files.
 fn pki() -> Pki {
-    use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
     let ca_key = KeyPair::generate().unwrap();
@@ -879,6 +887,10 @@ fn pki() -> Pki {
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(sans).unwrap();
         params.extended_key_usages = vec![purpose];
+        if name == "client" {
+            // `hets serve` maps a client certificate to the submitter its subject CN names.
+            params.distinguished_name.push(DnType::CommonName, "WDEMO001");
+        }
         let cert = params.signed_by(&key, &issuer).unwrap();
         write(&format!("{name}.pem"), &cert.pem());
         write(&format!("{name}.key"), &key.serialize_pem());
@@ -997,4 +1009,56 @@ fn a_server_certificate_from_another_ca_is_refused() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("TLS handshake with localhost"), "{err}");
     assert!(s.requests.lock().unwrap().is_empty());
+}
+
+#[test]
+fn end_to_end_over_tls_against_hets_serve_demo() {
+    let pki = pki();
+    let config = pki.dir.path().join("hets.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "tls_cert = {:?}\ntls_key = {:?}\ntls_client_ca = {:?}\n",
+            pki.path("server.pem"),
+            pki.path("server.key"),
+            pki.path("ca.pem")
+        ),
+    )
+    .unwrap();
+    let server = serve_demo_with(&["--config", config.to_str().unwrap()]);
+    assert!(server.url.starts_with("https://127.0.0.1:"), "{}", server.url);
+    let url = server.url.replace("https://127.0.0.1:", "https://localhost:");
+    let (ca, cert, key) = (pki.path("ca.pem"), pki.path("client.pem"), pki.path("client.key"));
+    let mtls = ["--ca", ca.as_str(), "--cert", cert.as_str(), "--key", key.as_str(), "--submitter", "WDEMO001"];
+    for mode in ["soap", "mime"] {
+        // Mutual TLS: the certificate is the credential.
+        let mut args = vec!["send", "--url", url.as_str(), "--mode", mode];
+        args.extend_from_slice(&mtls);
+        args.extend_from_slice(PERSON);
+        let (code, out, err) = run(&args, "");
+        assert_eq!(code, 0, "{mode}: {out}\n{err}");
+        assert!(out.contains("(MBI 2DG9NX3WK42)"), "{mode}: {out}");
+        // A password over TLS.
+        let (code, out, err) = send(&url, &with_person(&["--mode", mode, "--ca", &ca]));
+        assert_eq!(code, 0, "{mode}: {out}\n{err}");
+        // The certificate names WDEMO001: another SenderID is refused.
+        let mut args = vec!["send", "--url", url.as_str(), "--mode", mode];
+        args.extend_from_slice(&mtls[..6]);
+        args.extend_from_slice(&["--submitter", "WDEMO002"]);
+        args.extend_from_slice(PERSON);
+        let (code, _, err) = run(&args, "");
+        assert_eq!(code, 1, "{mode}: {err}");
+        assert!(err.contains("UnAuthorized"), "{mode}: {err}");
+    }
+    // A server certificate this client does not trust.
+    let other = self::pki();
+    let (code, _, err) = send(&url, &with_person(&["--ca", &other.path("ca.pem")]));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("TLS handshake"), "{err}");
+    // Load over mutual TLS.
+    let mut args = vec!["send", "--url", url.as_str(), "--load", "--duration", "1", "--concurrency", "4"];
+    args.extend_from_slice(&mtls);
+    let (code, out, err) = run(&args, "");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(summary(&out)["errors"], 0.0, "{out}");
 }
