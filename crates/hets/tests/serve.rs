@@ -1,0 +1,104 @@
+//! `hets serve` as a process: the demo starts, answers, and a SIGKILL in the middle of a load
+//! loses no record of any answer a client received (every delivered PayloadID is in the
+//! store, committed with its transaction record before the answer left).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const HETS: &str = env!("CARGO_BIN_EXE_hets");
+const SAMPLE: &str = include_str!("../../../tests/data/x12/valid/cms-sample.x12");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn request(port: u16, payload_id: &str) -> Option<u16> {
+    let body = format!(
+        r#"<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Header><wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"><wsse:UsernameToken><wsse:Username>WDEMO001</wsse:Username><wsse:Password>demo-clearinghouse-pass</wsse:Password></wsse:UsernameToken></wsse:Security></soap:Header><soap:Body><core:COREEnvelopeRealTimeRequest xmlns:core="http://www.caqh.org/SOAP/WSDL/CORERule2.2.0.xsd"><PayloadType>X12_270_Request_005010X279A1</PayloadType><ProcessingMode>RealTime</ProcessingMode><PayloadID>{payload_id}</PayloadID><TimeStamp>2026-11-16T09:30:00Z</TimeStamp><SenderID>WDEMO001</SenderID><ReceiverID>CMS</ReceiverID><CORERuleVersion>2.2.0</CORERuleVersion><Payload><![CDATA[{}]]></Payload></core:COREEnvelopeRealTimeRequest></soap:Body></soap:Envelope>"#,
+        SAMPLE.trim()
+    );
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
+    let head = format!(
+        "POST /eligibility/realtime/soap HTTP/1.1\r\nHost: t\r\nContent-Type: application/soap+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).ok()?;
+    s.write_all(body.as_bytes()).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    // Delivered means the whole answer arrived.
+    if !out.contains("</soap:Envelope>") {
+        return None;
+    }
+    out.split(' ').nth(1)?.parse().ok()
+}
+
+#[test]
+fn sigkill_during_load_loses_no_delivered_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new(HETS)
+        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(dir.path())
+        .env("HETS_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The banner (endpoints, demo credentials, a hets send command) comes once it listens.
+    let mut banner = String::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap());
+    while !banner.contains("hets -- send") {
+        let mut line = String::new();
+        assert!(lines.read_line(&mut line).unwrap() > 0, "hets serve ended early: {banner}");
+        banner.push_str(&line);
+    }
+    assert!(banner.contains("/eligibility/realtime/soap") && banner.contains("demo-clearinghouse-pass"), "{banner}");
+    assert_eq!(request(port, "00000000-0000-4000-8000-000000000000"), Some(200));
+
+    let delivered = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let next = Arc::new(AtomicU64::new(1));
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (delivered, stop, next) = (delivered.clone(), stop.clone(), next.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let id = format!("00000000-0000-4000-8000-{:012}", next.fetch_add(1, Ordering::Relaxed));
+                    if request(port, &id) == Some(200) {
+                        delivered.lock().unwrap().push(id);
+                    }
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    while delivered.lock().unwrap().len() < 50 && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().unwrap();
+    }
+    let delivered = delivered.lock().unwrap().clone();
+    assert!(delivered.len() >= 50, "only {} answers before the kill", delivered.len());
+    let store = store::open(&format!("sqlite:{}", dir.path().join("hets.db").display())).unwrap();
+    let since = eligibility::Instant::from_unix(0);
+    let missing: Vec<_> =
+        delivered.iter().filter(|id| store.replay("WDEMO001", id, since).unwrap().is_none()).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} delivered answers have no record: {missing:?}",
+        missing.len(),
+        delivered.len()
+    );
+    assert!(store.counts().unwrap().transactions >= delivered.len() as u64 + 1);
+}
