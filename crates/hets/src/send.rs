@@ -123,6 +123,10 @@ pub struct SendArgs {
     /// Load mode: the size of that population (`hets seed --beneficiaries N`).
     #[arg(long, requires = "population_seed")]
     population: Option<u64>,
+    /// Load mode: write the PayloadIDs of the 271s received to this file, one a line (to compare
+    /// with the server's transaction records).
+    #[arg(long)]
+    received: Option<PathBuf>,
     /// The demo dataset (load mode's default beneficiaries; reserved MBIs of a population).
     #[arg(long, default_value = "data/personas.toml")]
     personas: String,

@@ -548,6 +548,10 @@ fn mime_envelope_error_with_400_exits_1() {
 // ---------------------------------------------------------------------------------------------
 // Load mode
 
+fn ids_received_contains(path: &std::path::Path, id: &str) -> bool {
+    std::fs::read_to_string(path).unwrap().lines().any(|l| l == id)
+}
+
 fn summary(out: &str) -> HashMap<String, f64> {
     let last = out.lines().last().unwrap();
     let re_ok = last.starts_with("throughput=") && last.split(' ').count() == 6;
@@ -566,9 +570,29 @@ fn summary(out: &str) -> HashMap<String, f64> {
 #[test]
 fn load_mode_reports_the_summary_line() {
     let s = stub(|_| soap_ok("X12_271_Response_005010X279A1", &canned().r271));
-    let (code, out, err) = send(&s.url, &["--load", "--concurrency", "3", "--duration", "1", "--threads", "1"]);
+    let dir = tempfile::tempdir().unwrap();
+    let received = dir.path().join("received.txt");
+    let (code, out, err) = send(
+        &s.url,
+        &[
+            "--load",
+            "--concurrency",
+            "3",
+            "--duration",
+            "1",
+            "--threads",
+            "1",
+            "--received",
+            received.to_str().unwrap(),
+        ],
+    );
     assert_eq!(code, 0, "{out}\n{err}");
     let m = summary(&out);
+    // --received: one PayloadID per 271, as sent.
+    let ok: usize = out.split(" ok=").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    let ids = std::fs::read_to_string(&received).unwrap();
+    assert_eq!(ids.lines().count(), ok);
+    assert_eq!(ids.lines().collect::<std::collections::HashSet<_>>().len(), ok);
     assert!(m["throughput"] > 10.0, "{out}");
     assert_eq!(m["errors"], 0.0);
     assert!(m["p50"] <= m["p90"] && m["p90"] <= m["p99"] && m["p99"] <= m["max"], "{out}");
@@ -580,6 +604,7 @@ fn load_mode_reports_the_summary_line() {
     assert_eq!(ids.len(), xml.len());
     for id in &ids {
         assert_uuid_v4(id);
+        assert!(ids_received_contains(&received, id), "{id}");
     }
     let mbis: std::collections::HashSet<&str> =
         xml.iter().map(|x| x.split("****MI*").nth(1).unwrap().split('~').next().unwrap()).collect();
@@ -1061,4 +1086,32 @@ fn end_to_end_over_tls_against_hets_serve_demo() {
     let (code, out, err) = run(&args, "");
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(summary(&out)["errors"], 0.0, "{out}");
+}
+
+#[test]
+fn load_mode_with_one_interchange_from_a_file() {
+    let s = stub(|_| soap_ok("X12_271_Response_005010X279A1", &canned().r271));
+    let x12 = inquiry("EQ*30");
+    let args = [
+        "send",
+        "--url",
+        &s.url,
+        "--user",
+        "WDEMO001",
+        "--password",
+        "pw",
+        "--mode",
+        "mime",
+        "--load",
+        "--duration",
+        "0.5",
+        "--file",
+        "-",
+    ];
+    let (code, out, err) = run(&args, &x12);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(summary(&out)["errors"], 0.0);
+    let reqs = s.requests.lock().unwrap();
+    let fields = parts(&reqs[0].headers["content-type"], &reqs[0].body);
+    assert_eq!(fields.last().unwrap(), &("Payload".to_string(), x12));
 }

@@ -36,6 +36,8 @@ struct Plan {
 #[derive(Default)]
 struct Tally {
     latencies_us: Vec<u32>,
+    /// The PayloadIDs of the 271s received (with --received).
+    ids: Vec<[u8; 36]>,
     errors: u64,
     first_error: Option<String>,
 }
@@ -54,13 +56,25 @@ pub fn run(args: &SendArgs) -> Result<ExitCode> {
     let concurrency = args.concurrency;
     let timeout = Duration::from_secs(args.timeout);
     let templates = plan_size(args.target, &plan);
+    let keep_ids = args.received.is_some();
     let (tallies, elapsed) = rt.block_on(async move {
+        // Connections (and TLS handshakes) are opened before the clock starts.
+        let mut opening = Vec::with_capacity(concurrency);
+        for _ in 0..concurrency {
+            let connector = Arc::clone(&connector);
+            opening.push(tokio::spawn(async move { connector.connect().await.ok() }));
+        }
+        let mut conns = Vec::with_capacity(concurrency);
+        for o in opening {
+            conns.push(o.await.ok().flatten());
+        }
         let start = Instant::now();
         let deadline = start + duration;
         let mut tasks = Vec::with_capacity(concurrency);
-        for task in 0..concurrency {
+        for (task, conn) in conns.into_iter().enumerate() {
             let (connector, plan) = (Arc::clone(&connector), Arc::clone(&plan));
-            tasks.push(tokio::spawn(worker(task, concurrency, connector, plan, deadline, timeout)));
+            let w = Worker { task, stride: concurrency, connector, plan, deadline, timeout, keep_ids };
+            tasks.push(tokio::spawn(w.run(conn)));
         }
         let mut tallies = Vec::with_capacity(concurrency);
         for t in tasks {
@@ -74,8 +88,13 @@ pub fn run(args: &SendArgs) -> Result<ExitCode> {
     let mut all: Vec<u32> = Vec::with_capacity(tallies.iter().map(|t| t.latencies_us.len()).sum());
     let mut errors = 0;
     let mut first_error = None;
+    let mut received = Vec::new();
     for t in tallies {
         all.extend_from_slice(&t.latencies_us);
+        for id in &t.ids {
+            received.extend_from_slice(id);
+            received.push(b'\n');
+        }
         errors += t.errors;
         if first_error.is_none() {
             first_error = t.first_error;
@@ -102,6 +121,9 @@ pub fn run(args: &SendArgs) -> Result<ExitCode> {
     println!("requests={} ok={ok} errors={errors} elapsed={secs:.2}s", ok + errors);
     if let Some(e) = &first_error {
         eprintln!("hets send --load: first error: {e}");
+    }
+    if let Some(path) = &args.received {
+        std::fs::write(path, &received).with_context(|| format!("writing {}", path.display()))?;
     }
     println!("{}", summary_line(ok as f64 / secs, &all, errors));
     Ok(if ok == 0 || errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
@@ -146,6 +168,27 @@ fn plan(args: &SendArgs) -> Result<Plan> {
         });
     }
     let auth = auth(args)?;
+    if let Some(file) = &args.file {
+        // One interchange, sent again and again (each time with a fresh PayloadID).
+        let payload = super::read(file)?;
+        let fields = envelope::RequestFields {
+            payload_id: PLACEHOLDER_ID,
+            timestamp: &timestamp(),
+            sender: &auth.sender,
+            receiver: &args.payer,
+            credentials: auth.credentials.as_ref().map(|(u, p)| (u.as_str(), p.as_str())),
+            payload: &payload,
+        };
+        let body = envelope::request(args.mode, &fields);
+        let id_at = memchr::memmem::find(&body.bytes, PLACEHOLDER_ID.as_bytes());
+        return Ok(Plan {
+            method: hyper::Method::POST,
+            path: args.mode.path().to_string(),
+            content_type: Some(body.content_type),
+            templates: vec![Template { body: Bytes::from(body.bytes), id_at }],
+            marker: Some(envelope::PAYLOAD_TYPE_271.as_bytes()),
+        });
+    }
     let people = people(args)?;
     if people.is_empty() {
         bail!("no beneficiary to ask about");
@@ -280,80 +323,91 @@ impl Ids {
     }
 }
 
-async fn worker(
+/// One task: one connection, requests back to back until the deadline.
+struct Worker {
     task: usize,
     stride: usize,
     connector: Arc<net::Connector>,
     plan: Arc<Plan>,
     deadline: Instant,
     timeout: Duration,
-) -> Tally {
-    let mut tally = Tally { latencies_us: Vec::with_capacity(1 << 16), ..Tally::default() };
-    let mut ids = Ids::new();
-    let mut conn: Option<net::Conn> = None;
-    let mut next = task;
-    let n = plan.templates.len();
-    let fail = |tally: &mut Tally, e: String| {
-        tally.errors += 1;
-        if tally.first_error.is_none() {
-            tally.first_error = Some(e);
-        }
-    };
-    while Instant::now() < deadline {
-        let c = match conn.as_mut() {
-            Some(c) => c,
-            None => match connector.connect().await {
-                Ok(c) => conn.insert(c),
+    keep_ids: bool,
+}
+
+impl Worker {
+    async fn run(self, mut conn: Option<net::Conn>) -> Tally {
+        let Worker { task, stride, connector, plan, deadline, timeout, keep_ids } = self;
+        let mut tally = Tally { latencies_us: Vec::with_capacity(1 << 16), ..Tally::default() };
+        let mut ids = Ids::new();
+        let mut next = task;
+        let n = plan.templates.len();
+        let fail = |tally: &mut Tally, e: String| {
+            tally.errors += 1;
+            if tally.first_error.is_none() {
+                tally.first_error = Some(e);
+            }
+        };
+        while Instant::now() < deadline {
+            let c = match conn.as_mut() {
+                Some(c) => c,
+                None => match connector.connect().await {
+                    Ok(c) => conn.insert(c),
+                    Err(e) => {
+                        fail(&mut tally, format!("{e:#}"));
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                },
+            };
+            let t = &plan.templates[next % n];
+            next = next.wrapping_add(stride);
+            let mut id = [0u8; 36];
+            let body = match t.id_at {
+                Some(at) => {
+                    let mut v = t.body.to_vec();
+                    if let Some(slot) = v.get_mut(at..at + PLACEHOLDER_ID.len()) {
+                        ids.write(&mut id);
+                        slot.copy_from_slice(&id);
+                    }
+                    Bytes::from(v)
+                }
+                None => t.body.clone(),
+            };
+            let req = match connector.request(plan.method.clone(), &plan.path, plan.content_type.as_deref(), body) {
+                Ok(r) => r,
                 Err(e) => {
                     fail(&mut tally, format!("{e:#}"));
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    continue;
+                    break;
                 }
-            },
-        };
-        let t = &plan.templates[next % n];
-        next = next.wrapping_add(stride);
-        let body = match t.id_at {
-            Some(at) => {
-                let mut v = t.body.to_vec();
-                if let Some(slot) = v.get_mut(at..at + PLACEHOLDER_ID.len()) {
-                    ids.write(slot);
+            };
+            let started = Instant::now();
+            match tokio::time::timeout(timeout, net::exchange(c, req)).await {
+                Ok(Ok(reply)) => {
+                    let us = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
+                    let ok = reply.status == hyper::StatusCode::OK
+                        && plan.marker.is_none_or(|m| memchr::memmem::find(&reply.body, m).is_some());
+                    if ok {
+                        tally.latencies_us.push(us);
+                        if keep_ids && t.id_at.is_some() {
+                            tally.ids.push(id);
+                        }
+                    } else {
+                        let head = String::from_utf8_lossy(&reply.body[..reply.body.len().min(300)]).into_owned();
+                        fail(&mut tally, format!("HTTP {}: {head}", reply.status));
+                    }
                 }
-                Bytes::from(v)
-            }
-            None => t.body.clone(),
-        };
-        let req = match connector.request(plan.method.clone(), &plan.path, plan.content_type.as_deref(), body) {
-            Ok(r) => r,
-            Err(e) => {
-                fail(&mut tally, format!("{e:#}"));
-                break;
-            }
-        };
-        let started = Instant::now();
-        match tokio::time::timeout(timeout, net::exchange(c, req)).await {
-            Ok(Ok(reply)) => {
-                let us = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
-                let ok = reply.status == hyper::StatusCode::OK
-                    && plan.marker.is_none_or(|m| memchr::memmem::find(&reply.body, m).is_some());
-                if ok {
-                    tally.latencies_us.push(us);
-                } else {
-                    let head = String::from_utf8_lossy(&reply.body[..reply.body.len().min(300)]).into_owned();
-                    fail(&mut tally, format!("HTTP {}: {head}", reply.status));
+                Ok(Err(e)) => {
+                    fail(&mut tally, format!("{e:#}"));
+                    conn = None;
                 }
-            }
-            Ok(Err(e)) => {
-                fail(&mut tally, format!("{e:#}"));
-                conn = None;
-            }
-            Err(_) => {
-                fail(&mut tally, format!("no response within {} s", timeout.as_secs()));
-                conn = None;
+                Err(_) => {
+                    fail(&mut tally, format!("no response within {} s", timeout.as_secs()));
+                    conn = None;
+                }
             }
         }
+        tally
     }
-    tally
 }
 
 #[cfg(test)]
