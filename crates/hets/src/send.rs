@@ -108,9 +108,6 @@ pub struct SendArgs {
     /// Load mode: seconds to run.
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
-    /// Load mode: runtime worker threads of the client.
-    #[arg(long, default_value_t = 2)]
-    threads: usize,
     /// Load mode: what to request.
     #[arg(long, value_enum, default_value = "eligibility")]
     target: Target,
@@ -127,9 +124,13 @@ pub struct SendArgs {
     /// with the server's transaction records).
     #[arg(long)]
     received: Option<PathBuf>,
-    /// The demo dataset (load mode's default beneficiaries; reserved MBIs of a population).
-    #[arg(long, default_value = "data/personas.toml")]
-    personas: String,
+    /// Load mode: the demo dataset whose beneficiaries to ask about (and whose MBIs a synthetic
+    /// population avoids); default: the built-in one.
+    #[arg(long)]
+    personas: Option<PathBuf>,
+    /// Load mode: client runtime worker threads.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
 }
 
 /// Who a 270 is about.

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 const MAX_TEMPLATES: u64 = 4096;
 /// A placeholder PayloadID, replaced in every copy of a template.
 const PLACEHOLDER_ID: &str = "00000000-0000-4000-8000-000000000000";
+/// The demo dataset `hets serve --demo` and `hets seed --demo` load.
+const BUILTIN_PERSONAS: &str = include_str!("../../../../data/personas.toml");
 /// The NPI of the demo dataset's first provider, related to the demo submitters.
 const DEFAULT_NPI: &str = "1125213722";
 
@@ -228,7 +230,10 @@ fn people(args: &SendArgs) -> Result<Vec<Person>> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         return people_from_csv(&text, &npi).with_context(|| format!("in {}", path.display()));
     }
-    let text = std::fs::read_to_string(&args.personas).with_context(|| format!("reading {}", args.personas))?;
+    let text = match &args.personas {
+        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        None => BUILTIN_PERSONAS.to_string(),
+    };
     let personas = eligibility::Personas::from_toml(&text)?;
     if let (Some(seed), Some(n)) = (args.population_seed, args.population) {
         if n == 0 {
