@@ -55,7 +55,8 @@ trait SetReader<'a>: Sized {
     type Out;
     const FUNCTIONAL_ID: &'static str;
     const SET_ID: &'static str;
-    fn new() -> Self;
+    /// `text` is the tokenised input as text, when all of it is UTF-8.
+    fn new(text: Option<&'a str>) -> Self;
     fn step(&mut self, seg: &Segment<'a>);
     fn finish(self) -> (Self::Out, Vec<SegmentError>);
 }
@@ -63,20 +64,24 @@ trait SetReader<'a>: Sized {
 struct Reader270<'a> {
     validator: SetValidator,
     inquiry: Inquiry270<'a>,
+    /// The input after the ISA as text: one UTF-8 check for the whole interchange instead of
+    /// one per segment.
+    text: Option<&'a str>,
 }
 
 impl<'a> SetReader<'a> for Reader270<'a> {
     type Out = Inquiry270<'a>;
     const FUNCTIONAL_ID: &'static str = "HS";
     const SET_ID: &'static str = "270";
-    fn new() -> Self {
-        Reader270 { validator: SetValidator::new(), inquiry: Inquiry270::default() }
+    fn new(text: Option<&'a str>) -> Self {
+        Reader270 { validator: SetValidator::new(), inquiry: Inquiry270::default(), text }
     }
     fn step(&mut self, seg: &Segment<'a>) {
         if let Some(m) = self.validator.step(seg)
             && m.slot != Slot::Refused
         {
-            apply(&mut self.inquiry, m.slot, seg);
+            let seg_text = self.text.and_then(|t| t.get(seg.offset()..seg.offset() + seg.raw().len()));
+            apply(&mut self.inquiry, m.slot, seg, seg_text);
         }
     }
     fn finish(mut self) -> (Inquiry270<'a>, Vec<SegmentError>) {
@@ -89,7 +94,7 @@ impl<'a> SetReader<'a> for Reader271 {
     type Out = Response271;
     const FUNCTIONAL_ID: &'static str = "HB";
     const SET_ID: &'static str = "271";
-    fn new() -> Self {
+    fn new(_text: Option<&'a str>) -> Self {
         Reader271::default()
     }
     fn step(&mut self, seg: &Segment<'a>) {
@@ -151,7 +156,9 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
     }
 
     let d = header.delimiters;
-    let mut segments = tokenize(&body[ISA_LEN..], d);
+    let rest = &body[ISA_LEN..];
+    let rest_text = std::str::from_utf8(rest).ok();
+    let mut segments = tokenize(rest, d);
     let mut group: Option<GroupHeader<'a>> = None;
     let mut groups = 0u32;
     let mut group_errors: Vec<GroupErrorCode> = Vec::new();
@@ -253,7 +260,7 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
                 if f[2] != CONVENTION.as_bytes() {
                     ack.errors.push(SetErrorCode::ConventionNotSupported);
                 }
-                let mut r = R::new();
+                let mut r = R::new(rest_text);
                 r.step(&seg);
                 open = Some((r, ack));
             }

@@ -160,10 +160,10 @@ pub struct Inquiry270<'a> {
 
 /// Fills an [`Inquiry270`] from placed segments. Only called for segments the validator
 /// placed; element syntax has been checked, so values are taken as they are.
-pub(crate) fn apply<'a>(inq: &mut Inquiry270<'a>, slot: Slot, seg: &Segment<'a>) {
+pub(crate) fn apply<'a>(inq: &mut Inquiry270<'a>, slot: Slot, seg: &Segment<'a>, text: Option<&'a str>) {
     // Nine covers every element read below but INS17; a wider array costs a copy per segment.
     let mut f: [&'a str; 9] = [""; 9];
-    fill_text(seg, &mut f);
+    fill_text(seg, text, &mut f);
     let s = |i: usize| -> &'a str { f[i] };
     let name = || Name {
         entity: s(0),
@@ -263,9 +263,9 @@ fn split_text(text: &str, sep: u8) -> impl Iterator<Item = &str> {
 
 /// The first elements of `seg` as text. One UTF-8 check for the whole segment instead of one per
 /// element: this runs for every segment of every request.
-fn fill_text<'a>(seg: &Segment<'a>, out: &mut [&'a str]) {
+fn fill_text<'a>(seg: &Segment<'a>, text: Option<&'a str>, out: &mut [&'a str]) {
     let sep = seg.delimiters().element;
-    match std::str::from_utf8(seg.raw()) {
+    match text.map_or_else(|| std::str::from_utf8(seg.raw()), Ok) {
         Ok(text) if sep.is_ascii() => {
             // Byte positions of an ASCII separator are char boundaries, so `get` always succeeds;
             // a plain loop beats `str::split`'s searcher on segments this short.

@@ -98,14 +98,14 @@ impl SetValidator {
         }
         // Forward in the current loop, then outward through the enclosing loops.
         for depth in (0..self.depth).rev() {
-            if let Some(i) = find(&self.stack[depth], seg, true) {
+            if let Some(i) = find(&self.stack[depth], seg, id, true) {
                 self.close_to(depth + 1);
                 return Some(self.enter(depth, i, seg, false));
             }
         }
         // Backward: a segment or loop that already had its turn.
         for depth in (0..self.depth).rev() {
-            if let Some(i) = find(&self.stack[depth], seg, false) {
+            if let Some(i) = find(&self.stack[depth], seg, id, false) {
                 let frame = self.stack[depth];
                 let entry = &frame.def.entries[i];
                 if entry.child.is_some() {
@@ -274,8 +274,7 @@ impl SetValidator {
 
 /// Finds the entry of `frame` that `seg` is: forward from the current one, or (when `forward`
 /// is false) among those before it.
-fn find(frame: &Frame, seg: &Segment<'_>, forward: bool) -> Option<usize> {
-    let id = seg.id();
+fn find(frame: &Frame, seg: &Segment<'_>, id: &[u8], forward: bool) -> Option<usize> {
     let entries = frame.def.entries;
     // A loop's first segment starts a new instance of that loop in the parent, never a repeat
     // inside the instance it opened.
