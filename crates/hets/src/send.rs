@@ -38,7 +38,8 @@ pub struct SendArgs {
     /// Username (the submitter id) for WS-Security UsernameToken or the MIME UserName field.
     #[arg(long)]
     user: Option<String>,
-    /// Password for --user.
+    /// Password for --user (default: the HETS_PASSWORD environment variable, which keeps it
+    /// out of the process list).
     #[arg(long)]
     password: Option<String>,
     /// Client certificate chain (PEM) for mutual TLS, instead of --user/--password.
@@ -260,8 +261,9 @@ pub struct Auth {
 }
 
 fn auth(args: &SendArgs) -> Result<Auth> {
-    let credentials = match (&args.user, &args.password) {
-        (Some(u), Some(p)) => Some((u.clone(), p.clone())),
+    let from_env = || std::env::var("HETS_PASSWORD").ok().filter(|p| !p.is_empty());
+    let credentials = match (&args.user, args.password.clone().or_else(from_env)) {
+        (Some(u), Some(p)) => Some((u.clone(), p)),
         (None, None) => None,
         _ => bail!("--user and --password go together"),
     };
@@ -359,6 +361,9 @@ fn report(
     let parsed = envelope::parse(&reply.content_type, &reply.body);
     if !reply.status.is_success() {
         let _ = writeln!(err, "hets send: HTTP {}", reply.status);
+        if let Some(r) = &reply.retry_after {
+            let _ = writeln!(err, "hets send: the server asks to retry after {r} s");
+        }
         match &parsed {
             Some(r) if r.is_envelope() => describe_failure(r, err),
             _ => {

@@ -167,10 +167,12 @@ fn serve_connection(
             }
         }
         let head = format!(
-            "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
+            "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}\r\n",
             a.status,
             a.content_type,
-            a.body.len()
+            a.body.len(),
+            // Overload and maintenance answers say when to come back.
+            if a.status == 503 { "Retry-After: 30\r\n" } else { "" }
         );
         let writer = reader.get_mut();
         if writer.write_all(head.as_bytes()).is_err() || writer.write_all(&a.body).is_err() || writer.flush().is_err() {
@@ -407,6 +409,18 @@ fn an_http_error_prints_status_and_body_and_exits_1() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("HTTP 503"), "{err}");
     assert!(err.contains("down for maintenance"), "{err}");
+    assert!(err.contains("retry after 30 s"), "{err}");
+}
+
+#[test]
+fn the_password_may_come_from_the_environment() {
+    let s = stub(|_| soap_ok("X12_271_Response_005010X279A1", &canned().r271));
+    let mut args = vec!["send", "--url", &s.url, "--user", "WDEMO001"];
+    args.extend_from_slice(PERSON);
+    let out = Command::new(HETS).args(&args).env("HETS_PASSWORD", "from-env").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let reqs = s.requests.lock().unwrap();
+    assert!(String::from_utf8_lossy(&reqs[0].body).contains(">from-env</wsse:Password>"));
 }
 
 #[test]

@@ -181,6 +181,8 @@ where
 pub struct Reply {
     pub status: hyper::StatusCode,
     pub content_type: String,
+    /// `Retry-After` (503 during maintenance or load shedding).
+    pub retry_after: Option<String>,
     pub body: Bytes,
 }
 
@@ -192,7 +194,8 @@ pub async fn exchange(conn: &mut Conn, req: Request) -> Result<Reply> {
     let body = body.collect().await?.to_bytes();
     let content_type =
         parts.headers.get(hyper::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    Ok(Reply { status: parts.status, content_type, body })
+    let retry_after = parts.headers.get(hyper::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_string);
+    Ok(Reply { status: parts.status, content_type, retry_after, body })
 }
 
 #[cfg(test)]
