@@ -145,6 +145,16 @@ pub async fn serve(
     let alive = Arc::new(());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let header_timeout = state.config.header_timeout;
+    // The Prometheus recorder keeps histogram samples until upkeep folds them into buckets:
+    // without it memory grows with every request.
+    let upkeep = state.metrics.clone().map(|h| {
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                h.run_upkeep();
+            }
+        })
+    });
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -188,6 +198,9 @@ pub async fn serve(
         }
     }
     state.draining.store(true, Ordering::Relaxed);
+    if let Some(u) = upkeep {
+        u.abort();
+    }
     drop(listener);
     tracing::info!("shutting down: draining in-flight requests");
     let _ = stop.send(true);
@@ -670,17 +683,26 @@ async fn process(state: &Arc<AppState>, binding: Binding, req: Request) -> (Http
     };
     let at = state.config.fixed_instant.unwrap_or(at_clock);
     let request_digest = digest(checked.payload.as_bytes());
-    // D11: a retry of an answered PayloadID.
+    // D11 (a retry of an answered PayloadID) and the request path, in one hop to a blocking
+    // thread (each hop costs a thread wake-up), under the internal deadline.
     let since = Instant { unix_seconds: at_clock.unix_seconds - 86_400, centis: 0 };
-    let store = state.store.clone();
-    let (s, p) = (checked.sender_id.clone(), checked.payload_id.clone());
-    match blocking(move || store.replay(&s, &p, since)).await {
-        Some(Ok(Some(replay))) => {
-            if replay.request_digest == request_digest {
-                outcome.label = "replayed";
-                let r = success(&checked, replay.payload_type, String::from_utf8_lossy(&replay.response).into_owned());
-                return (core_reply(binding, StatusCode::OK, &r), outcome);
-            }
+    let responder = state.responder.clone();
+    let (payload, sender, payload_id, digest_in) =
+        (checked.payload.clone(), checked.sender_id.clone(), checked.payload_id.clone(), request_digest.clone());
+    let work = tokio::task::spawn_blocking(move || -> Result<Work, store::StoreError> {
+        if let Some(replay) = responder.store().replay(&sender, &payload_id, since)? {
+            return Ok(if replay.request_digest == digest_in { Work::Replay(replay) } else { Work::Conflict });
+        }
+        Ok(Work::Answer(responder.prepare(&Inbound { payload: payload.as_bytes(), submitter: &sender, at })))
+    });
+    let answer = match tokio::time::timeout(state.config.deadline, work).await {
+        Ok(Ok(Ok(Work::Answer(a)))) => a,
+        Ok(Ok(Ok(Work::Replay(replay)))) => {
+            outcome.label = "replayed";
+            let r = success(&checked, replay.payload_type, String::from_utf8_lossy(&replay.response).into_owned());
+            return (core_reply(binding, StatusCode::OK, &r), outcome);
+        }
+        Ok(Ok(Ok(Work::Conflict))) => {
             let e = EnvelopeError::new(
                 ErrorCode::PayloadIdIllegal,
                 "PayloadID was already used in the last 24 hours for a different payload; send a new PayloadID",
@@ -689,17 +711,7 @@ async fn process(state: &Arc<AppState>, binding: Binding, req: Request) -> (Http
             outcome.error_code = Some(e.code.as_str());
             return (envelope_reply(binding, &fields, &e), outcome);
         }
-        Some(Ok(None)) => {}
-        _ => return (unavailable(binding), Outcome::new("store_unavailable")),
-    }
-    // The request path, on a blocking thread, under the internal deadline.
-    let responder = state.responder.clone();
-    let (payload, sender) = (checked.payload.clone(), checked.sender_id.clone());
-    let work = tokio::task::spawn_blocking(move || {
-        responder.prepare(&Inbound { payload: payload.as_bytes(), submitter: &sender, at })
-    });
-    let answer = match tokio::time::timeout(state.config.deadline, work).await {
-        Ok(Ok(a)) => a,
+        Ok(Ok(Err(_))) => return (unavailable(binding), Outcome::new("store_unavailable")),
         Ok(Err(_)) => return (unavailable(binding), Outcome::new("internal_error")),
         Err(_) => {
             tracing::warn!("the internal deadline passed; answering AAA 42");
@@ -739,6 +751,13 @@ async fn process(state: &Arc<AppState>, binding: Binding, req: Request) -> (Http
     }
     let r = success(&checked, payload_type, String::from_utf8_lossy(&answer.payload).into_owned());
     (core_reply(binding, StatusCode::OK, &r), outcome)
+}
+
+/// What the blocking part of a request found.
+enum Work {
+    Answer(crate::pipeline::Answer),
+    Replay(Replay),
+    Conflict,
 }
 
 fn success(checked: &core::Checked, payload_type: String, payload: String) -> Response {
