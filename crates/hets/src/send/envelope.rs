@@ -283,14 +283,13 @@ pub fn boundary(content_type: &str) -> Option<&str> {
     })
 }
 
-/// Reads a `multipart/form-data` response: fields by name, CRLF or bare LF.
-pub fn parse_mime(content_type: &str, body: &[u8]) -> Option<Response> {
+/// The parts of a multipart body as (headers, value); CRLF or bare LF.
+fn parts<'b>(content_type: &str, body: &'b [u8]) -> Option<Vec<(String, &'b [u8])>> {
     let b = boundary(content_type)?;
     let delimiter = format!("--{b}");
     let finder = memchr::memmem::Finder::new(delimiter.as_bytes());
     let starts: Vec<usize> = finder.find_iter(body).collect();
-    let mut r = Response::default();
-    let mut any = false;
+    let mut out = Vec::new();
     for w in starts.windows(2) {
         let (s, e) = (w[0] + delimiter.len(), w[1]);
         let Some(chunk) = body.get(s..e) else { continue };
@@ -306,7 +305,16 @@ pub fn parse_mime(content_type: &str, body: &[u8]) -> Option<Response> {
                 None => continue,
             },
         };
-        let headers = String::from_utf8_lossy(headers);
+        out.push((String::from_utf8_lossy(headers).into_owned(), value));
+    }
+    Some(out)
+}
+
+/// Reads a `multipart/form-data` response: fields by name, CRLF or bare LF.
+pub fn parse_mime(content_type: &str, body: &[u8]) -> Option<Response> {
+    let mut r = Response::default();
+    let mut any = false;
+    for (headers, value) in parts(content_type, body)? {
         let name = headers.lines().find_map(|l| {
             let (k, v) = l.split_once(':')?;
             if !k.trim().eq_ignore_ascii_case("content-disposition") {
@@ -325,9 +333,14 @@ pub fn parse_mime(content_type: &str, body: &[u8]) -> Option<Response> {
     any.then_some(r)
 }
 
-/// The response, whichever binding it came in.
+/// The response, whichever binding it came in. Some real-time servers wrap their SOAP reply in
+/// MTOM (`multipart/related`): the first part holds the envelope.
 pub fn parse(content_type: &str, body: &[u8]) -> Option<Response> {
-    if content_type.to_ascii_lowercase().starts_with("multipart/") {
+    let lower = content_type.to_ascii_lowercase();
+    if lower.starts_with("multipart/related") {
+        let parts = parts(content_type, body)?;
+        parse_soap(parts.first()?.1)
+    } else if lower.starts_with("multipart/") {
         parse_mime(content_type, body)
     } else {
         parse_soap(body)
@@ -393,6 +406,27 @@ mod tests {
         let r = parse_mime("multipart/form-data; boundary=xx; charset=utf-8", body).unwrap();
         assert_eq!(r.error_code, "VersionMismatch");
         assert_eq!(r.error_message, "use 2.2.0");
+    }
+
+    #[test]
+    fn soap_response_with_qualified_children_and_padding() {
+        let body = b"<?xml version=\"1.0\"?>\n<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\"><s:Body>\n<c:COREEnvelopeRealTimeResponse xmlns:c=\"http://www.caqh.org/SOAP/WSDL/CORERule2.2.0.xsd\">\n<c:PayloadType>X12_271_Response_005010X279A1</c:PayloadType>\n<c:PayloadID> 0b9e4c2a-5d1f-4f7e-9c3a-7d20e1f4a6b8 </c:PayloadID>\n<c:Payload>\n  ISA*00*&amp;~IEA*1*1~\n</c:Payload><c:ErrorCode>Success</c:ErrorCode><c:ErrorMessage>ok &#65;</c:ErrorMessage></c:COREEnvelopeRealTimeResponse></s:Body></s:Envelope>";
+        let r = parse_soap(body).unwrap();
+        assert_eq!(r.payload_type, PAYLOAD_TYPE_271);
+        assert_eq!(r.payload_id, "0b9e4c2a-5d1f-4f7e-9c3a-7d20e1f4a6b8");
+        assert_eq!(r.payload, b"ISA*00*&~IEA*1*1~");
+        assert_eq!(r.error_message, "ok A");
+    }
+
+    #[test]
+    fn mtom_wrapped_soap_response() {
+        let soap = String::from_utf8(soap_request(&fields())).unwrap().replace("RealTimeRequest", "RealTimeResponse");
+        let body = format!(
+            "--MIMEBoundary_1\r\nContent-Type: application/xop+xml; charset=utf-8; type=\"application/soap+xml\"\r\nContent-ID: <root>\r\n\r\n{soap}\r\n--MIMEBoundary_1--\r\n"
+        );
+        let ct = "multipart/related; type=\"application/xop+xml\"; boundary=\"MIMEBoundary_1\"; start=\"<root>\"";
+        let r = parse(ct, body.as_bytes()).unwrap();
+        assert_eq!(r.payload, b"ISA*00*~IEA*1*000004711~");
     }
 
     #[test]
