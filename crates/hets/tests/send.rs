@@ -750,7 +750,7 @@ fn interop_with_the_server_envelope_code() {
 struct Served {
     child: std::process::Child,
     url: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Drop for Served {
@@ -789,7 +789,7 @@ fn serve_demo_with(extra: &[&str]) -> Served {
     };
     // Keep draining the banner so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Served { child, url, _dir: dir }
+    Served { child, url, dir }
 }
 
 #[test]
@@ -1128,4 +1128,47 @@ fn load_mode_with_one_interchange_from_a_file() {
     let reqs = s.requests.lock().unwrap();
     let fields = parts(&reqs[0].headers["content-type"], &reqs[0].body);
     assert_eq!(fields.last().unwrap(), &("Payload".to_string(), x12));
+}
+
+#[test]
+fn sigkill_during_a_load_run_loses_no_record_of_a_delivered_answer() {
+    let mut server = serve_demo();
+    let db = server.dir.path().join("hets.db");
+    let out_dir = tempfile::tempdir().unwrap();
+    let received = out_dir.path().join("received.txt");
+    let client = Command::new(HETS)
+        .args(["send", "--url", &server.url, "--user", "WDEMO001", "--password", "demo-clearinghouse-pass"])
+        .args(["--load", "--duration", "3", "--concurrency", "8", "--timeout", "5", "--received"])
+        .arg(&received)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // SIGKILL: no drain, no flush.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let out = client.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "the run saw the server go: {stdout}");
+    assert!(summary(&stdout)["errors"] > 0.0, "{stdout}");
+    let ids = std::fs::read_to_string(&received).unwrap();
+    let ids: Vec<&str> = ids.lines().collect();
+    assert!(ids.len() > 50, "{stdout}");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let mut stmt =
+        conn.prepare("SELECT count(*) FROM payload_replay WHERE sender_id = 'WDEMO001' AND payload_id = ?1").unwrap();
+    let missing: Vec<&str> =
+        ids.iter().copied().filter(|id| stmt.query_row([id], |r| r.get::<_, i64>(0)).unwrap() != 1).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} delivered answers have no record: {:?}",
+        missing.len(),
+        ids.len(),
+        &missing[..missing.len().min(5)]
+    );
+    let records: i64 = conn
+        .query_row("SELECT count(*) FROM transaction_record WHERE submitter_id = 'WDEMO001'", [], |r| r.get(0))
+        .unwrap();
+    assert!(records >= ids.len() as i64, "{records} records for {} answers", ids.len());
 }
