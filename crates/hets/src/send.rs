@@ -109,6 +109,10 @@ pub struct SendArgs {
     /// Load mode: seconds to run.
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
+    /// Load mode: seconds of load before the measured --duration (not counted in throughput or
+    /// latency; errors still count).
+    #[arg(long, default_value_t = 0.0)]
+    warmup: f64,
     /// Load mode: what to request.
     #[arg(long, value_enum, default_value = "eligibility")]
     target: Target,

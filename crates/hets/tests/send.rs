@@ -642,7 +642,8 @@ fn load_mode_healthz_and_synthetic_population() {
         content_type: "text/plain".into(),
         body: if r.path == "/healthz" { b"ok".to_vec() } else { b"?".to_vec() },
     });
-    let (code, out, err) = run(&["send", "--url", &s.url, "--load", "--target", "healthz", "--duration", "0.5"], "");
+    let (code, out, err) =
+        run(&["send", "--url", &s.url, "--load", "--target", "healthz", "--duration", "0.5", "--warmup", "0.3"], "");
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(summary(&out)["errors"], 0.0);
     {

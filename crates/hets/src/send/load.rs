@@ -59,6 +59,10 @@ pub fn run(args: &SendArgs) -> Result<ExitCode> {
     let timeout = Duration::from_secs(args.timeout);
     let templates = plan_size(args.target, &plan);
     let keep_ids = args.received.is_some();
+    if !(args.warmup >= 0.0 && args.warmup.is_finite()) {
+        bail!("--warmup must be zero or a positive number of seconds");
+    }
+    let warmup = Duration::from_secs_f64(args.warmup);
     let (tallies, elapsed) = rt.block_on(async move {
         // Connections (and TLS handshakes) are opened before the clock starts.
         let mut opening = Vec::with_capacity(concurrency);
@@ -70,12 +74,13 @@ pub fn run(args: &SendArgs) -> Result<ExitCode> {
         for o in opening {
             conns.push(o.await.ok().flatten());
         }
-        let start = Instant::now();
+        let start = Instant::now() + warmup;
         let deadline = start + duration;
         let mut tasks = Vec::with_capacity(concurrency);
         for (task, conn) in conns.into_iter().enumerate() {
             let (connector, plan) = (Arc::clone(&connector), Arc::clone(&plan));
-            let w = Worker { task, stride: concurrency, connector, plan, deadline, timeout, keep_ids };
+            let w =
+                Worker { task, stride: concurrency, connector, plan, measure_from: start, deadline, timeout, keep_ids };
             tasks.push(tokio::spawn(w.run(conn)));
         }
         let mut tallies = Vec::with_capacity(concurrency);
@@ -334,6 +339,8 @@ struct Worker {
     stride: usize,
     connector: Arc<net::Connector>,
     plan: Arc<Plan>,
+    /// Answers before this instant (the warm-up) are not measured.
+    measure_from: Instant,
     deadline: Instant,
     timeout: Duration,
     keep_ids: bool,
@@ -341,7 +348,7 @@ struct Worker {
 
 impl Worker {
     async fn run(self, mut conn: Option<net::Conn>) -> Tally {
-        let Worker { task, stride, connector, plan, deadline, timeout, keep_ids } = self;
+        let Worker { task, stride, connector, plan, measure_from, deadline, timeout, keep_ids } = self;
         let mut tally = Tally { latencies_us: Vec::with_capacity(1 << 16), ..Tally::default() };
         let mut ids = Ids::new();
         let mut next = task;
@@ -392,7 +399,9 @@ impl Worker {
                     let ok = reply.status == hyper::StatusCode::OK
                         && plan.marker.is_none_or(|m| memchr::memmem::find(&reply.body, m).is_some());
                     if ok {
-                        tally.latencies_us.push(us);
+                        if started >= measure_from {
+                            tally.latencies_us.push(us);
+                        }
                         if keep_ids && t.id_at.is_some() {
                             tally.ids.push(id);
                         }
