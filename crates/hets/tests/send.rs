@@ -1173,3 +1173,31 @@ fn sigkill_during_a_load_run_loses_no_record_of_a_delivered_answer() {
         .unwrap();
     assert!(records >= ids.len() as i64, "{records} records for {} answers", ids.len());
 }
+
+#[test]
+fn load_mode_reconnects_when_the_server_closes_connections() {
+    // A server that answers one request per connection (`Connection: close`).
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if stream.read(&mut byte).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+            });
+        }
+    });
+    let (code, out, err) = run(&["send", "--url", &url, "--load", "--target", "healthz", "--duration", "0.5"], "");
+    assert_eq!(code, 0, "{out}\n{err}");
+    let m = summary(&out);
+    assert_eq!(m["errors"], 0.0, "{out}");
+    assert!(m["throughput"] > 10.0, "{out}");
+}

@@ -371,6 +371,12 @@ impl Worker {
                     }
                 },
             };
+            // A connection the server closed between requests (keep-alive timeout, Connection:
+            // close) is replaced without counting an error: no request was lost on it.
+            if c.ready().await.is_err() {
+                conn = None;
+                continue;
+            }
             let t = &plan.templates[next % n];
             next = next.wrapping_add(stride);
             let mut id = [0u8; 36];
