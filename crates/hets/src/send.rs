@@ -381,7 +381,10 @@ fn report(
         let _ = writeln!(err, "{}", envelope::text(&reply.body));
         return ExitCode::from(1);
     };
-    if r.fault.is_some() || (r.error_code != "Success" && !r.error_code.is_empty()) || r.error_code.is_empty() {
+    // Anything but Success is a refusal. Some servers leave ErrorCode empty on a TA1 or 999:
+    // a payload then still says what happened.
+    let refused = if r.error_code.is_empty() { r.payload.is_empty() } else { r.error_code != "Success" };
+    if r.fault.is_some() || refused {
         describe_failure(&r, err);
         return ExitCode::from(1);
     }

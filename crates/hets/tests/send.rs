@@ -379,6 +379,20 @@ fn a_999_is_printed_raw_and_exits_1() {
 }
 
 #[test]
+fn a_ta1_with_an_empty_error_code_is_still_printed() {
+    let ta1 = "ISA*00*          *00*          *ZZ*CMS            *ZZ*WDEMO001       *261116*0930*^*00501*000000001*0*P*|~TA1*000000042*261116*0930*R*006~IEA*0*000000001~";
+    let s = stub(move |_| Canned200 {
+        status: 200,
+        content_type: "application/soap+xml; charset=utf-8".into(),
+        body: soap_response("X12_TA1_Response_00501X231A1", ta1, "", ""),
+    });
+    let (code, out, err) = send(&s.url, PERSON);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert_eq!(out.trim(), ta1);
+    assert!(err.contains("a TA1"), "{err}");
+}
+
+#[test]
 fn an_envelope_error_prints_code_and_message_and_exits_1() {
     let s = stub(|_| Canned200 {
         status: 200,
