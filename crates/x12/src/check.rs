@@ -212,6 +212,18 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
                 if let Some(problem) = gs_problem(&f, n) {
                     return refuse(Ta1Code::ContentInvalid, problem);
                 }
+                // The group must name the same parties as the interchange that carries it: the
+                // authenticated submitter (GS02) and this system (GS03).
+                if let Some(s) = rules.sender_id
+                    && f[1] != s.as_bytes()
+                {
+                    return refuse(Ta1Code::ContentInvalid, "GS02 is not the authenticated submitter".into());
+                }
+                if let Some(r) = rules.receiver_id
+                    && f[2] != r.as_bytes()
+                {
+                    return refuse(Ta1Code::ContentInvalid, format!("GS03 must be {r}"));
+                }
                 if f[0] != R::FUNCTIONAL_ID.as_bytes() {
                     group_errors.push(GroupErrorCode::NotSupported);
                 } else if f[7] != CONVENTION.as_bytes() {
