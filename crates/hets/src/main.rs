@@ -56,6 +56,9 @@ fn main() -> ExitCode {
             return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
+    if !matches!(cli.command, Command::Serve(_)) {
+        init_cli_logs();
+    }
     let result = match cli.command {
         Command::X12(cmd) => x12cmd::run(cmd),
         Command::Respond(args) => respond::respond(&args),
@@ -75,4 +78,17 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Warnings and errors of the one-shot commands, as plain lines on stderr (`HETS_LOG` filters;
+/// `hets serve` logs JSON instead). Never PHI: the libraries log codes and ids only.
+fn init_cli_logs() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("HETS_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .without_time()
+        .try_init();
 }

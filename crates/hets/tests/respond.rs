@@ -293,9 +293,13 @@ fn a_failing_store_is_aaa_42() {
         conn.execute_batch(&format!("DROP TABLE {t}")).unwrap();
     }
     drop(conn);
-    let (code, out) = respond(&db, &inquiry("HARTWELL", "MARGARET", "2DG9NX3WK42", "19510314", ""));
+    let x12 = inquiry("HARTWELL", "MARGARET", "2DG9NX3WK42", "19510314", "");
+    let (code, out, err) = run(&["respond", "--db", &db, "--submitter", "WDEMO001", "--at", AT], &x12);
     assert_eq!(code, 0);
     assert!(out.contains("~NM1*PR*2*CMS*****PI*CMS~PER*IC**UR*https://www.cms.gov/hets-help*UR*https://www.cms.gov/center/provider.asp~AAA*Y**42*R~"), "{out}");
+    // The operator sees why, and no PHI: the MBI and the name stay out of the log.
+    assert!(err.contains("the store could not answer"), "{err}");
+    assert!(!err.contains("2DG9NX3WK42") && !err.contains("HARTWELL"), "{err}");
     assert!(!out.contains("EB*"), "{out}");
     conformance("store-42", &out);
 }
