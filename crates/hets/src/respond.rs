@@ -4,7 +4,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 use eligibility::{Instant, Releases, Settings};
 use server::{AnswerKind, Inbound, Responder};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 #[derive(Args)]
@@ -30,16 +30,6 @@ pub struct ExplainArgs {
     file: String,
 }
 
-fn read(file: &str) -> Result<Vec<u8>> {
-    if file == "-" {
-        let mut v = Vec::new();
-        std::io::stdin().read_to_end(&mut v).context("reading standard input")?;
-        Ok(v)
-    } else {
-        std::fs::read(file).with_context(|| format!("reading {file}"))
-    }
-}
-
 /// The transaction instant: `--at`, or the wall clock.
 pub fn instant(at: Option<&str>) -> Result<Instant> {
     match at {
@@ -55,7 +45,7 @@ pub fn instant(at: Option<&str>) -> Result<Instant> {
 /// 271 (with or without AAA), 1 when the interchange was refused (TA1 or 999).
 pub fn respond(args: &RespondArgs) -> Result<ExitCode> {
     let at = instant(args.at.as_deref())?;
-    let payload = read(&args.file)?;
+    let payload = crate::x12cmd::read(&args.file)?;
     let store = store::open(&args.db).with_context(|| format!("opening the database {}", redact(&args.db)))?;
     let responder = Responder::new(store, Releases::builtin()?, Settings::default())?;
     let answer = responder.respond(&Inbound { payload: &payload, submitter: &args.submitter, at });
@@ -71,7 +61,7 @@ pub fn respond(args: &RespondArgs) -> Result<ExitCode> {
 
 /// Prints a 271 as a readable eligibility summary.
 pub fn explain(args: &ExplainArgs) -> Result<ExitCode> {
-    let bytes = read(&args.file)?;
+    let bytes = crate::x12cmd::read(&args.file)?;
     match x12::check_271(&bytes) {
         x12::Checked::Accepted { transaction, .. } => {
             print!("{}", eligibility::explain(&transaction));
@@ -131,7 +121,7 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
             redact(&args.db)
         );
     }
-    let payload = read(&args.file)?;
+    let payload = crate::x12cmd::read(&args.file)?;
     // The demo dataset's reference day, so the answer matches the documentation.
     let at = Instant::parse_rfc3339("2026-11-16T09:30:00Z")?;
     let submitter = x12_sender(&payload).unwrap_or_else(|| "WDEMO001".to_string());

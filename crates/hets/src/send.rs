@@ -7,10 +7,9 @@ mod envelope;
 mod load;
 mod net;
 
-use anyhow::{Context as _, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use clap::{Args, ValueEnum};
 use envelope::{Mode, RequestFields};
-use std::io::Read as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use x12::{
@@ -306,7 +305,7 @@ pub fn send(args: &SendArgs) -> Result<ExitCode> {
     let auth = auth(args)?;
     let connector = connector(args)?;
     let payload = match &args.file {
-        Some(file) => read(file)?,
+        Some(file) => crate::x12cmd::read(file)?,
         None => {
             let person = person_from_flags(args)?;
             let question = question_from_flags(args)?;
@@ -435,16 +434,6 @@ fn describe_failure(r: &envelope::Response, err: &mut dyn std::io::Write) {
     } else {
         let _ = writeln!(err, "ErrorCode: {}", r.error_code);
         let _ = writeln!(err, "ErrorMessage: {}", r.error_message);
-    }
-}
-
-fn read(file: &str) -> Result<Vec<u8>> {
-    if file == "-" {
-        let mut v = Vec::new();
-        std::io::stdin().read_to_end(&mut v).context("reading standard input")?;
-        Ok(v)
-    } else {
-        std::fs::read(file).with_context(|| format!("reading {file}"))
     }
 }
 

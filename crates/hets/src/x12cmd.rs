@@ -53,7 +53,8 @@ pub fn run(cmd: X12Command) -> Result<ExitCode> {
     }
 }
 
-fn read(file: &str) -> Result<Vec<u8>> {
+/// The bytes of `file`, or of standard input for `-`.
+pub(crate) fn read(file: &str) -> Result<Vec<u8>> {
     if file == "-" {
         let mut v = Vec::new();
         std::io::stdin().read_to_end(&mut v).context("reading standard input")?;

@@ -48,6 +48,11 @@ fn inquiry(last: &str, first: &str, mbi: &str, birth: &str, extra_eq: &str) -> S
     )
 }
 
+/// A clean 270 about the original-Medicare persona.
+fn margaret() -> String {
+    inquiry("HARTWELL", "MARGARET", "2DG9NX3WK42", "19510314", "")
+}
+
 fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
     let mut child = Command::new(HETS)
         .args(args)
@@ -176,43 +181,13 @@ fn aaa_answers_and_refusals_through_hets_respond() {
         ("dob-58", inquiry("HARTWELL", "MARGARET", "2DG9NX3WK42", "19511340", ""), "AAA*N**58*C~"),
         ("dob-71", inquiry("HARTWELL", "MARGARET", "2DG9NX3WK42", "19510315", ""), "AAA*N**71*C~"),
         ("multi", inquiry("SMITH", "MARGARET", "2DG9NX3WK42", "19500101", ""), "AAA*N**73*C~AAA*N**71*C~"),
-        (
-            "npi-43",
-            inquiry("HARTWELL", "MARGARET", "2DG9NX3WK42", "19510314", "").replace("XX*1125213722", "XX*1125213723"),
-            "AAA*N**43*C~",
-        ),
-        (
-            "npi-50",
-            inquiry("HARTWELL", "MARGARET", "2DG9NX3WK42", "19510314", "").replace("XX*1125213722", "XX*1652851589"),
-            "AAA*N**50*N~",
-        ),
-        (
-            "npi-51",
-            inquiry("HARTWELL", "MARGARET", "2DG9NX3WK42", "19510314", "").replace("XX*1125213722", "XX*1693898789"),
-            "AAA*N**51*N~",
-        ),
-        (
-            "relationship-41",
-            inquiry("HARTWELL", "MARGARET", "2DG9NX3WK42", "19510314", "").replace("XX*1125213722", "XX*2298510209"),
-            "AAA*N**41*N~",
-        ),
-        (
-            "payer-79",
-            inquiry("HARTWELL", "MARGARET", "2DG9NX3WK42", "19510314", "").replace("PI*CMS", "PI*BCBS"),
-            "AAA*N**79*C~",
-        ),
-        (
-            "window-62",
-            inquiry("HARTWELL", "MARGARET", "2DG9NX3WK42", "19510314", "")
-                .replace("RD8*20260101-20261116", "RD8*20200101-20261116"),
-            "AAA*N**62*C~",
-        ),
-        (
-            "dates-57",
-            inquiry("HARTWELL", "MARGARET", "2DG9NX3WK42", "19510314", "")
-                .replace("RD8*20260101-20261116", "RD8*20261116-20260101"),
-            "AAA*N**57*C~",
-        ),
+        ("npi-43", margaret().replace("XX*1125213722", "XX*1125213723"), "AAA*N**43*C~"),
+        ("npi-50", margaret().replace("XX*1125213722", "XX*1652851589"), "AAA*N**50*N~"),
+        ("npi-51", margaret().replace("XX*1125213722", "XX*1693898789"), "AAA*N**51*N~"),
+        ("relationship-41", margaret().replace("XX*1125213722", "XX*2298510209"), "AAA*N**41*N~"),
+        ("payer-79", margaret().replace("PI*CMS", "PI*BCBS"), "AAA*N**79*C~"),
+        ("window-62", margaret().replace("RD8*20260101-20261116", "RD8*20200101-20261116"), "AAA*N**62*C~"),
+        ("dates-57", margaret().replace("RD8*20260101-20261116", "RD8*20261116-20260101"), "AAA*N**57*C~"),
     ];
     for (name, x12, aaa) in cases {
         let (code, out) = respond(&db, x12);
@@ -222,8 +197,7 @@ fn aaa_answers_and_refusals_through_hets_respond() {
         conformance(name, &out);
     }
     // A broken set: 999 and exit status 1.
-    let (code, out) =
-        respond(&db, &inquiry("HARTWELL", "MARGARET", "2DG9NX3WK42", "19510314", "").replace("SE*13*", "SE*14*"));
+    let (code, out) = respond(&db, &margaret().replace("SE*13*", "SE*14*"));
     assert_eq!(code, 1);
     assert!(out.contains("~IK5*R*4~AK9*R*1*1*0~"), "{out}");
     conformance("ack999", &out);
@@ -259,7 +233,7 @@ fn releases_through_hets_respond() {
 fn explain_prints_a_summary_and_usage_errors_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_db(&dir);
-    let (_, out) = respond(&db, &inquiry("HARTWELL", "MARGARET", "2DG9NX3WK42", "19510314", ""));
+    let (_, out) = respond(&db, &margaret());
     let (code, text, _) = run(&["explain"], &out);
     assert_eq!(code, 0);
     assert!(text.contains("COVERED   Medicare Part B (since 2016-03-01)"), "{text}");
@@ -293,7 +267,7 @@ fn a_failing_store_is_aaa_42() {
         conn.execute_batch(&format!("DROP TABLE {t}")).unwrap();
     }
     drop(conn);
-    let x12 = inquiry("HARTWELL", "MARGARET", "2DG9NX3WK42", "19510314", "");
+    let x12 = margaret();
     let (code, out, err) = run(&["respond", "--db", &db, "--submitter", "WDEMO001", "--at", AT], &x12);
     assert_eq!(code, 0);
     assert!(out.contains("~NM1*PR*2*CMS*****PI*CMS~PER*IC**UR*https://www.cms.gov/hets-help*UR*https://www.cms.gov/center/provider.asp~AAA*Y**42*R~"), "{out}");

@@ -161,6 +161,18 @@ pub fn decide_at(ask: &Ask, submitter: &str, at: &str) -> Decision {
 
 /// As [`decide_at`], with the relationship state forced.
 pub fn decide_full(ask: &Ask, submitter: &str, at: &str, relationship: Option<RelationshipState>) -> Decision {
+    decide_with(ask, submitter, at, relationship, None)
+}
+
+/// Decides `ask` with the personas as the store; `relationship` and `beneficiary` override what
+/// the personas would give.
+fn decide_with(
+    ask: &Ask,
+    submitter: &str,
+    at: &str,
+    relationship: Option<RelationshipState>,
+    beneficiary: Option<&Beneficiary>,
+) -> Decision {
     let p = personas();
     let bytes = ask.bytes();
     let Checked::Accepted { transaction: inq, .. } = x12::check_270(&bytes, &x12::Rules::default()) else {
@@ -168,12 +180,12 @@ pub fn decide_full(ask: &Ask, submitter: &str, at: &str, relationship: Option<Re
     };
     let keys = eligibility::keys(&inq);
     let provider = p.providers.iter().find(|pr| pr.npi == keys.npi);
-    let relationship_found = match p.submitters.iter().find(|s| s.id == submitter) {
+    let relationship = relationship.unwrap_or(match p.submitters.iter().find(|s| s.id == submitter) {
         Some(s) if s.npis.iter().any(|n| n == keys.npi) => RelationshipState::Active,
         _ => RelationshipState::Missing,
-    };
-    let relationship = relationship.unwrap_or(relationship_found);
-    let beneficiary = keys.mbi.as_deref().and_then(|m| p.beneficiaries.iter().find(|b| b.mbi == m));
+    });
+    let beneficiary =
+        beneficiary.or_else(|| keys.mbi.as_deref().and_then(|m| p.beneficiaries.iter().find(|b| b.mbi == m)));
     let at = Instant::parse_rfc3339(at).unwrap();
     let settings = Settings::default();
     let facts = Facts { provider, relationship, beneficiary, cost_sharing: &p.cost_sharing };
@@ -220,21 +232,5 @@ pub fn judged(name: &str, d: &Decision) -> String {
 
 /// Decides about `b` (not necessarily a persona) for WDEMO001 at the reference instant.
 pub fn decide_about(b: &Beneficiary) -> Decision {
-    let p = personas();
-    let ask = Ask::for_beneficiary(b);
-    let bytes = ask.bytes();
-    let Checked::Accepted { transaction: inq, .. } = x12::check_270(&bytes, &x12::Rules::default()) else {
-        panic!("the test 270 is not accepted")
-    };
-    let at = Instant::parse_rfc3339(REFERENCE).unwrap();
-    let settings = Settings::default();
-    let provider = p.providers.iter().find(|pr| pr.npi == "1125213722");
-    let facts = Facts {
-        provider,
-        relationship: RelationshipState::Active,
-        beneficiary: Some(b),
-        cost_sharing: &p.cost_sharing,
-    };
-    let ctx = Context { at, release: releases().in_force(at), settings: &settings };
-    eligibility::decide(&inq, &facts, &ctx)
+    decide_with(&Ask::for_beneficiary(b), "WDEMO001", REFERENCE, Some(RelationshipState::Active), Some(b))
 }

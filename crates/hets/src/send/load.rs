@@ -177,7 +177,7 @@ fn plan(args: &SendArgs) -> Result<Plan> {
     let auth = auth(args)?;
     if let Some(file) = &args.file {
         // One interchange, sent again and again (each time with a fresh PayloadID).
-        let payload = super::read(file)?;
+        let payload = crate::x12cmd::read(file)?;
         let fields = envelope::RequestFields {
             payload_id: PLACEHOLDER_ID,
             timestamp: &timestamp(),
