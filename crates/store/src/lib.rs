@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 mod codec;
+pub mod compliance;
 pub mod import;
 mod migrate;
 mod password;
@@ -25,6 +26,10 @@ use eligibility::{Beneficiary, CostSharing, Instant, Personas, Provider, Submitt
 use std::sync::Arc;
 use x12::Date;
 
+pub use compliance::{
+    AaaCaseRow, Applied, AuditRecord, Cap, CapChange, CapState, CaseChange, ComplianceWrite, Held, OutboxMessage,
+    RelationshipChange, Standing, StandingChange, StatusChange,
+};
 pub use migrate::Migration;
 
 /// The database the command line uses when `--db` is not given.
@@ -152,6 +157,62 @@ pub trait Store: Send + Sync {
     /// a bulk load loses at most the load, which is re-run; turning it off makes everything
     /// durable and tidies up (SQLite checkpoints its WAL).
     fn set_bulk_load(&self, on: bool) -> Result<(), StoreError>;
+
+    // Compliance (D13–D15).
+
+    /// Every submitter, by id.
+    fn submitters(&self) -> Result<Vec<Submitter>, StoreError>;
+
+    /// Calls `each` with every transaction record of one submitter whose instant is in
+    /// `from..to`, oldest first, without holding them all in memory; returns how many there were.
+    fn scan_transactions(
+        &self,
+        submitter: &str,
+        from: Instant,
+        to: Instant,
+        each: &mut dyn FnMut(&TransactionRecord),
+    ) -> Result<u64, StoreError>;
+
+    /// Applies one compliance decision in one database transaction. A change whose `expect`
+    /// no longer holds fails the whole write with [`StoreError::Conflict`].
+    fn apply_compliance(&self, write: &ComplianceWrite) -> Result<Applied, StoreError>;
+
+    /// Audit records of the periods `from..=to` (period names compare as text), of one
+    /// submitter or all, by period then submitter.
+    fn audit_records(&self, submitter: Option<&str>, from: &str, to: &str) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// AAA error-rate cases, of one submitter or all, oldest first.
+    fn aaa_cases(&self, submitter: Option<&str>) -> Result<Vec<AaaCaseRow>, StoreError>;
+
+    /// Corrective action plans, of one submitter or all, oldest first.
+    fn caps(&self, submitter: Option<&str>) -> Result<Vec<Cap>, StoreError>;
+
+    /// Compliance history, of one submitter or all, newest first, at most `limit` lines.
+    fn status_changes(&self, submitter: Option<&str>, limit: u32) -> Result<Vec<StatusChange>, StoreError>;
+
+    /// The outbox, newest first, at most `limit` messages.
+    fn outbox(&self, limit: u32) -> Result<Vec<OutboxMessage>, StoreError>;
+
+    /// Messages due for delivery at `now` (not sent, not given up), oldest first.
+    fn outbox_due(&self, now: Instant, limit: u32) -> Result<Vec<OutboxMessage>, StoreError>;
+
+    /// Records a delivery.
+    fn outbox_sent(&self, id: i64, at: Instant) -> Result<(), StoreError>;
+
+    /// Records a failed attempt: the next try, or giving up.
+    fn outbox_failed(
+        &self,
+        id: i64,
+        attempts: u32,
+        next_attempt: Instant,
+        gave_up: bool,
+        error: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Takes the named lock if no one holds it: on PostgreSQL a session advisory lock, so
+    /// exactly one of several `hets serve` nodes runs a given job; on SQLite (one node) a lock
+    /// inside this process. `None` when another holder has it.
+    fn try_exclusive(&self, name: &str) -> Result<Option<Box<dyn Held + '_>>, StoreError>;
 }
 
 /// A trading partner, as the store keeps it (no password).
@@ -165,6 +226,19 @@ pub struct Submitter {
     pub suspended_until: Option<Instant>,
     /// Suspensions so far; the third terminates the submitter.
     pub suspensions: u16,
+    /// Terminations so far; the third is permanent.
+    pub terminations: u16,
+}
+
+impl Submitter {
+    pub fn standing(&self) -> Standing {
+        Standing {
+            status: self.status,
+            suspended_until: self.suspended_until,
+            suspensions: self.suspensions,
+            terminations: self.terminations,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -173,6 +247,8 @@ pub enum RelationshipStatus {
     Active,
     /// Suspended until a corrective action plan is accepted (D15): AAA 41 meanwhile.
     Suspended,
+    /// Ended for good after repeated inquiries: AAA 41 for ever.
+    Permanent,
 }
 
 impl RelationshipStatus {
@@ -180,6 +256,7 @@ impl RelationshipStatus {
         match self {
             RelationshipStatus::Active => "active",
             RelationshipStatus::Suspended => "suspended",
+            RelationshipStatus::Permanent => "permanent",
         }
     }
 
@@ -187,6 +264,7 @@ impl RelationshipStatus {
         match s {
             "active" => Some(RelationshipStatus::Active),
             "suspended" => Some(RelationshipStatus::Suspended),
+            "permanent" => Some(RelationshipStatus::Permanent),
             _ => None,
         }
     }
@@ -365,6 +443,8 @@ pub enum StoreError {
     Invalid { what: &'static str, detail: String },
     #[error("password hashing failed: {0}")]
     Password(String),
+    #[error("{0} changed meanwhile; nothing was written")]
+    Conflict(String),
 }
 
 impl StoreError {

@@ -4,13 +4,16 @@
 //! (bind and execute) instead of three. Bulk writers send whole batches as arrays through
 //! `unnest`, one statement per batch instead of one per row.
 
+mod compliance;
+
 use crate::codec::{self, need};
 use crate::migrate::{self, Migration};
 use crate::pool::Pool;
 use crate::sqlite::{cost_sharing_from, now_millis};
 use crate::{
-    Counts, MaintenanceWindow, RecordedTransaction, Relationship, Replay, Store, StoreError, Submitter,
-    TransactionRecord, check_beneficiaries, check_providers, check_relationships, check_window, password,
+    AaaCaseRow, Applied, AuditRecord, Cap, ComplianceWrite, Counts, Held, MaintenanceWindow, OutboxMessage,
+    RecordedTransaction, Relationship, Replay, StatusChange, Store, StoreError, Submitter, TransactionRecord,
+    check_beneficiaries, check_providers, check_relationships, check_window, password,
 };
 use eligibility::{Beneficiary, CostSharing, Instant, Provider, SubmitterSeed};
 use postgres::{Client, NoTls, Row, Statement};
@@ -213,24 +216,7 @@ impl Store for PgStore {
     }
 
     fn submitter(&self, id: &str) -> Result<Option<Submitter>, StoreError> {
-        let row = self.query_opt(
-            "reading a submitter",
-            "SELECT id, name, email, status, suspended_until_ms, suspensions FROM submitter WHERE id = $1",
-            &[&id],
-        )?;
-        let what = "submitter";
-        row.map(|r| {
-            let status: &str = get(&r, what, 3)?;
-            Ok(Submitter {
-                id: get(&r, what, 0)?,
-                name: get(&r, what, 1)?,
-                email: get(&r, what, 2)?,
-                status: need(what, "status", status, codec::parse_submitter_status(status))?,
-                suspended_until: get::<Option<i64>>(&r, what, 4)?.map(codec::millis_to_instant),
-                suspensions: small(what, "suspensions", i64::from(get::<i32>(&r, what, 5)?))?,
-            })
-        })
-        .transpose()
+        self.one_submitter(id)
     }
 
     fn verify_password(&self, id: &str, password: &str) -> Result<bool, StoreError> {
@@ -629,6 +615,67 @@ impl Store for PgStore {
             None => 0,
         };
         Ok(u64::try_from(bytes).unwrap_or(0))
+    }
+
+    fn submitters(&self) -> Result<Vec<Submitter>, StoreError> {
+        self.all_submitters()
+    }
+
+    fn scan_transactions(
+        &self,
+        submitter: &str,
+        from: Instant,
+        to: Instant,
+        each: &mut dyn FnMut(&TransactionRecord),
+    ) -> Result<u64, StoreError> {
+        self.scan(submitter, from, to, each)
+    }
+
+    fn apply_compliance(&self, write: &ComplianceWrite) -> Result<Applied, StoreError> {
+        self.apply(write)
+    }
+
+    fn audit_records(&self, submitter: Option<&str>, from: &str, to: &str) -> Result<Vec<AuditRecord>, StoreError> {
+        self.audits(submitter, from, to)
+    }
+
+    fn aaa_cases(&self, submitter: Option<&str>) -> Result<Vec<AaaCaseRow>, StoreError> {
+        self.cases(submitter)
+    }
+
+    fn caps(&self, submitter: Option<&str>) -> Result<Vec<Cap>, StoreError> {
+        self.all_caps(submitter)
+    }
+
+    fn status_changes(&self, submitter: Option<&str>, limit: u32) -> Result<Vec<StatusChange>, StoreError> {
+        self.changes(submitter, limit)
+    }
+
+    fn outbox(&self, limit: u32) -> Result<Vec<OutboxMessage>, StoreError> {
+        self.outbox_list(limit)
+    }
+
+    fn outbox_due(&self, now: Instant, limit: u32) -> Result<Vec<OutboxMessage>, StoreError> {
+        self.due(now, limit)
+    }
+
+    fn outbox_sent(&self, id: i64, at: Instant) -> Result<(), StoreError> {
+        self.sent(id, at)
+    }
+
+    fn outbox_failed(
+        &self,
+        id: i64,
+        attempts: u32,
+        next_attempt: Instant,
+        gave_up: bool,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        self.failed(id, attempts, next_attempt, gave_up, error)
+    }
+
+    fn try_exclusive(&self, name: &str) -> Result<Option<Box<dyn Held + '_>>, StoreError> {
+        self.exclusive(name)
     }
 
     fn set_bulk_load(&self, on: bool) -> Result<(), StoreError> {

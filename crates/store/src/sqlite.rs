@@ -5,12 +5,15 @@
 //! has a single writer anyway, and queueing on a mutex inside the process is fairer and faster
 //! than SQLite's sleep-and-retry busy handler, which remains for other processes only.
 
+mod compliance;
+
 use crate::codec::{self, need};
 use crate::migrate::{self, Migration};
 use crate::pool::Pool;
 use crate::{
-    Counts, MaintenanceWindow, RecordedTransaction, Relationship, Replay, Store, StoreError, Submitter,
-    TransactionRecord, check_beneficiaries, check_providers, check_relationships, check_window, password,
+    AaaCaseRow, Applied, AuditRecord, Cap, ComplianceWrite, Counts, Held, MaintenanceWindow, OutboxMessage,
+    RecordedTransaction, Relationship, Replay, StatusChange, Store, StoreError, Submitter, TransactionRecord,
+    check_beneficiaries, check_providers, check_relationships, check_window, password,
 };
 use eligibility::{Beneficiary, CostSharing, Instant, Provider, SubmitterSeed};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
@@ -22,6 +25,7 @@ pub struct SqliteStore {
     path: PathBuf,
     readers: Pool<Connection>,
     writer: Mutex<Connection>,
+    held: compliance::HeldNames,
 }
 
 fn sq(context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
@@ -73,7 +77,7 @@ impl SqliteStore {
             },
             |_| true,
         );
-        Ok(SqliteStore { path: path.to_path_buf(), readers, writer: Mutex::new(writer) })
+        Ok(SqliteStore { path: path.to_path_buf(), readers, writer: Mutex::new(writer), held: Default::default() })
     }
 
     fn writer(&self) -> MutexGuard<'_, Connection> {
@@ -231,37 +235,7 @@ impl Store for SqliteStore {
     }
 
     fn submitter(&self, id: &str) -> Result<Option<Submitter>, StoreError> {
-        let context = "reading a submitter";
-        let conn = self.readers.get()?;
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT id, name, email, status, suspended_until_ms, suspensions FROM submitter WHERE id = ?1",
-            )
-            .map_err(sq(context))?;
-        let row = stmt
-            .query_row([id], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, Option<i64>>(4)?,
-                    r.get::<_, i64>(5)?,
-                ))
-            })
-            .optional()
-            .map_err(sq(context))?;
-        row.map(|(id, name, email, status, until, suspensions)| {
-            Ok(Submitter {
-                id,
-                name,
-                email,
-                status: need("submitter", "status", &status, codec::parse_submitter_status(&status))?,
-                suspended_until: until.map(codec::millis_to_instant),
-                suspensions: small("submitter", "suspensions", suspensions)?,
-            })
-        })
-        .transpose()
+        self.one_submitter(id)
     }
 
     fn verify_password(&self, id: &str, password: &str) -> Result<bool, StoreError> {
@@ -631,6 +605,67 @@ impl Store for SqliteStore {
         let mut wal = self.path.clone().into_os_string();
         wal.push("-wal");
         Ok(len(&self.path) + len(Path::new(&wal)))
+    }
+
+    fn submitters(&self) -> Result<Vec<Submitter>, StoreError> {
+        self.all_submitters()
+    }
+
+    fn scan_transactions(
+        &self,
+        submitter: &str,
+        from: Instant,
+        to: Instant,
+        each: &mut dyn FnMut(&TransactionRecord),
+    ) -> Result<u64, StoreError> {
+        self.scan(submitter, from, to, each)
+    }
+
+    fn apply_compliance(&self, write: &ComplianceWrite) -> Result<Applied, StoreError> {
+        self.apply(write)
+    }
+
+    fn audit_records(&self, submitter: Option<&str>, from: &str, to: &str) -> Result<Vec<AuditRecord>, StoreError> {
+        self.audits(submitter, from, to)
+    }
+
+    fn aaa_cases(&self, submitter: Option<&str>) -> Result<Vec<AaaCaseRow>, StoreError> {
+        self.cases(submitter)
+    }
+
+    fn caps(&self, submitter: Option<&str>) -> Result<Vec<Cap>, StoreError> {
+        self.all_caps(submitter)
+    }
+
+    fn status_changes(&self, submitter: Option<&str>, limit: u32) -> Result<Vec<StatusChange>, StoreError> {
+        self.changes(submitter, limit)
+    }
+
+    fn outbox(&self, limit: u32) -> Result<Vec<OutboxMessage>, StoreError> {
+        self.outbox_list(limit)
+    }
+
+    fn outbox_due(&self, now: Instant, limit: u32) -> Result<Vec<OutboxMessage>, StoreError> {
+        self.due(now, limit)
+    }
+
+    fn outbox_sent(&self, id: i64, at: Instant) -> Result<(), StoreError> {
+        self.sent(id, at)
+    }
+
+    fn outbox_failed(
+        &self,
+        id: i64,
+        attempts: u32,
+        next_attempt: Instant,
+        gave_up: bool,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        self.failed(id, attempts, next_attempt, gave_up, error)
+    }
+
+    fn try_exclusive(&self, name: &str) -> Result<Option<Box<dyn Held + '_>>, StoreError> {
+        self.exclusive(name)
     }
 
     fn set_bulk_load(&self, on: bool) -> Result<(), StoreError> {

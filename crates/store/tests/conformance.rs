@@ -164,6 +164,7 @@ fn conformance(store: &dyn Store) {
     assert_eq!(counts.providers, p.providers.len() as u64 + 40);
 
     connectivity(store);
+    compliance(store);
 
     // Readers on several threads at once.
     std::thread::scope(|s| {
@@ -231,6 +232,177 @@ fn connectivity(store: &dyn Store) {
     assert!(store.maintenance_windows(at("2026-11-16T11:30:00Z")).unwrap().is_empty());
     assert!(store.delete_maintenance(id).unwrap());
     assert!(!store.delete_maintenance(id).unwrap());
+}
+
+/// Migration 0003: audits, cases, CAPs, history and the outbox, written as one decision.
+fn compliance(store: &dyn Store) {
+    use store::{
+        AaaCaseRow, Applied, AuditRecord, Cap, CapChange, CapState, CaseChange, ComplianceWrite, OutboxMessage,
+        RelationshipChange, Standing, StandingChange, StatusChange, StoreError,
+    };
+    let t0 = at("2026-11-17T05:00:00Z");
+    let all = store.submitters().unwrap();
+    let ids: Vec<&str> = all.iter().map(|s| s.id.as_str()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "by id: {ids:?}");
+    assert!(ids.starts_with(&["WDEMO001", "WDEMO002", "WDEMO003"]), "{ids:?}");
+    let before = store.submitter("WDEMO001").unwrap().unwrap().standing();
+    assert_eq!(before.terminations, 0);
+    let suspended = Standing {
+        status: SubmitterStatus::Suspended,
+        suspended_until: Some(at("2026-11-18T05:00:00Z")),
+        suspensions: before.suspensions + 1,
+        terminations: 0,
+    };
+    let audit = AuditRecord {
+        submitter: "WDEMO001".into(),
+        period: "2026-11-16".into(),
+        period_start: at("2026-11-16T05:00:00Z"),
+        period_end: t0,
+        at: t0,
+        npi_verdict: "fail".into(),
+        aaa_verdict: "within".into(),
+        figures: "{\"transactions\":1000}".into(),
+        actions: "suspended for 24 hours".into(),
+    };
+    let npi = "1125213722";
+    let case = AaaCaseRow {
+        id: "AAA-WDEMO001-2026-11-16".into(),
+        submitter: "WDEMO001".into(),
+        period: "2026-11-16".into(),
+        opened: t0,
+        deadline: at("2026-12-01T05:00:00Z"),
+        state: "notified".into(),
+        figures: "{}".into(),
+    };
+    let change = StatusChange {
+        id: 0,
+        at: t0,
+        submitter: "WDEMO001".into(),
+        subject: "submitter".into(),
+        from: "active".into(),
+        to: "suspended".into(),
+        reason: "NPI audit failed".into(),
+        actor: "audit".into(),
+    };
+    let email =
+        OutboxMessage::new(t0, "suspension", Some("WDEMO001"), "ops@example.org", "s".into(), "t".into(), "h".into());
+    let write = ComplianceWrite {
+        audit: Some(audit.clone()),
+        standing: Some(StandingChange { submitter: "WDEMO001".into(), expect: before, to: suspended }),
+        relationships: vec![RelationshipChange {
+            submitter: "WDEMO001".into(),
+            npi: npi.into(),
+            expect: RelationshipStatus::Active,
+            to: RelationshipStatus::Suspended,
+        }],
+        cases: vec![CaseChange { case: case.clone(), expect: None }],
+        caps: vec![],
+        changes: vec![change.clone()],
+        emails: vec![email.clone()],
+    };
+    assert_eq!(store.apply_compliance(&write).unwrap(), Applied::Written);
+    // The same audit again changes nothing at all (idempotent).
+    assert_eq!(store.apply_compliance(&write).unwrap(), Applied::AlreadyAudited);
+    assert_eq!(store.submitter("WDEMO001").unwrap().unwrap().standing(), suspended);
+    assert_eq!(store.relationship("WDEMO001", npi).unwrap().unwrap().status, RelationshipStatus::Suspended);
+    assert_eq!(store.audit_records(None, "2026-11-16", "2026-11-16").unwrap(), vec![audit]);
+    assert!(store.audit_records(Some("WDEMO002"), "2026-11-01", "2026-11-30").unwrap().is_empty());
+    assert_eq!(store.aaa_cases(Some("WDEMO001")).unwrap(), vec![case.clone()]);
+    let history = store.status_changes(Some("WDEMO001"), 10).unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(StatusChange { id: 0, ..history[0].clone() }, change);
+    // A stale expectation fails the whole write and writes nothing.
+    let stale = ComplianceWrite {
+        standing: Some(StandingChange { submitter: "WDEMO001".into(), expect: before, to: before }),
+        changes: vec![change.clone()],
+        ..ComplianceWrite::default()
+    };
+    assert!(matches!(store.apply_compliance(&stale), Err(StoreError::Conflict(_))));
+    assert_eq!(store.status_changes(Some("WDEMO001"), 10).unwrap().len(), 1);
+
+    // A CAP, its decision, and the case moving on.
+    let cap = Cap {
+        id: "CAP-1".into(),
+        submitter: "WDEMO001".into(),
+        subject: format!("aaa_case:{}", case.id),
+        understanding: "We use HETS only for Medicare business.".into(),
+        steps: "Validate NPIs before sending.".into(),
+        expected_reduction: "AAA share from 14% to under 5%".into(),
+        submitted: at("2026-11-20T12:00:00Z"),
+        submitted_by: "WDEMO001".into(),
+        state: CapState::Submitted,
+        decided: None,
+        decided_by: None,
+        comment: None,
+    };
+    let moved = AaaCaseRow { state: "cap_submitted".into(), ..case.clone() };
+    store
+        .apply_compliance(&ComplianceWrite {
+            caps: vec![CapChange { cap: cap.clone(), expect: None }],
+            cases: vec![CaseChange { case: moved.clone(), expect: Some("notified".into()) }],
+            ..ComplianceWrite::default()
+        })
+        .unwrap();
+    let accepted = Cap {
+        state: CapState::Accepted,
+        decided: Some(at("2026-11-21T12:00:00Z")),
+        decided_by: Some("admin".into()),
+        comment: Some("ok".into()),
+        ..cap.clone()
+    };
+    let decide = ComplianceWrite {
+        caps: vec![CapChange { cap: accepted.clone(), expect: Some(CapState::Submitted) }],
+        ..ComplianceWrite::default()
+    };
+    store.apply_compliance(&decide).unwrap();
+    assert!(matches!(store.apply_compliance(&decide), Err(StoreError::Conflict(_))));
+    assert_eq!(store.caps(Some("WDEMO001")).unwrap(), vec![accepted]);
+    assert_eq!(store.aaa_cases(None).unwrap(), vec![moved]);
+
+    // The outbox: due, failed with a retry, sent.
+    let out = store.outbox(10).unwrap();
+    assert_eq!(out.len(), 1);
+    let id = out[0].id;
+    assert_eq!(OutboxMessage { id: 0, ..out[0].clone() }, email);
+    assert_eq!(store.outbox_due(t0, 10).unwrap().len(), 1);
+    store.outbox_failed(id, 1, at("2026-11-17T05:01:00Z"), false, "connection refused").unwrap();
+    assert!(store.outbox_due(t0, 10).unwrap().is_empty());
+    let due = store.outbox_due(at("2026-11-17T05:01:00Z"), 10).unwrap();
+    assert_eq!((due[0].attempts, due[0].last_error.as_deref()), (1, Some("connection refused")));
+    store.outbox_sent(id, at("2026-11-17T05:01:02Z")).unwrap();
+    assert!(store.outbox_due(at("2026-11-18T00:00:00Z"), 10).unwrap().is_empty());
+    let sent = &store.outbox(10).unwrap()[0];
+    assert_eq!((sent.attempts, sent.sent), (2, Some(at("2026-11-17T05:01:02Z"))));
+
+    // Scanning streams one submitter's records in order.
+    let mut seen = Vec::new();
+    let n = store
+        .scan_transactions("WDEMO001", at("2026-11-16T00:00:00Z"), at("2026-11-17T00:00:00Z"), &mut |r| seen.push(r.at))
+        .unwrap();
+    assert_eq!(n as usize, seen.len());
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]));
+
+    // One holder of a named lock at a time; dropping releases it.
+    let held = store.try_exclusive("audit 2026-11-16").unwrap();
+    assert!(held.is_some());
+    assert!(store.try_exclusive("audit 2026-11-16").unwrap().is_none());
+    assert!(store.try_exclusive("audit 2026-11-17").unwrap().is_some());
+    drop(held);
+    assert!(store.try_exclusive("audit 2026-11-16").unwrap().is_some());
+
+    // Put the demo submitter back as it was for the checks that follow.
+    store
+        .apply_compliance(&ComplianceWrite {
+            standing: Some(StandingChange { submitter: "WDEMO001".into(), expect: suspended, to: before }),
+            relationships: vec![RelationshipChange {
+                submitter: "WDEMO001".into(),
+                npi: npi.into(),
+                expect: RelationshipStatus::Suspended,
+                to: RelationshipStatus::Active,
+            }],
+            ..ComplianceWrite::default()
+        })
+        .unwrap();
 }
 
 #[test]
@@ -303,5 +475,5 @@ fn postgres_conforms() {
     assert_eq!(again.beneficiary("2DG9NX3WK42").unwrap().unwrap().last_name, "HARTWELL");
     // Each migration ran once, in this schema.
     let n: i64 = admin.query_one(&format!("SELECT count(*) FROM {schema}.schema_migrations"), &[]).unwrap().get(0);
-    assert_eq!(n, 2);
+    assert_eq!(n, 3);
 }
