@@ -94,11 +94,63 @@ impl Figures {
 
 /// Computes the figures of one submitter's records (all of one period, in any order).
 pub fn figures(records: &[TransactionRecord], policy: &Policy) -> Figures {
-    let mut f = Figures { by_hour: vec![0; 24], ..Figures::default() };
-    let mut pairs: HashMap<(&str, &str), Vec<i64>> = HashMap::new();
+    let mut tally = Tally::new(i64::MIN);
     for r in records {
+        tally.add(r);
+    }
+    tally.finish(policy)
+}
+
+/// Figures built one record at a time, so an audit streams a day of records instead of holding
+/// it. Records before `counts_from` (the tail of the previous day) only feed the repeated-inquiry
+/// windows: a burst across midnight is still one burst, and only windows that end inside the
+/// period are the period's.
+pub struct Tally {
+    counts_from: i64,
+    figures: Figures,
+    /// NPI → MBI → pair number, numbered in order of first sight (two levels, so a lookup
+    /// borrows the record's strings instead of building a key).
+    pairs: HashMap<String, HashMap<String, u32>>,
+    pair_count: u32,
+    /// (pair number, unix second) of every inquiry that named both.
+    times: Vec<(u32, i64)>,
+}
+
+impl Tally {
+    pub fn new(counts_from_unix_seconds: i64) -> Tally {
+        Tally {
+            counts_from: counts_from_unix_seconds,
+            figures: Figures { by_hour: vec![0; 24], ..Figures::default() },
+            pairs: HashMap::new(),
+            pair_count: 0,
+            times: Vec::new(),
+        }
+    }
+
+    pub fn add(&mut self, r: &TransactionRecord) {
+        let t = r.at.unix_seconds;
+        if let (Some(npi), Some(mbi)) = (&r.npi, &r.mbi) {
+            let by_mbi = match self.pairs.get_mut(npi.as_str()) {
+                Some(m) => m,
+                None => self.pairs.entry(npi.clone()).or_default(),
+            };
+            let id = match by_mbi.get(mbi.as_str()) {
+                Some(id) => *id,
+                None => {
+                    let id = self.pair_count;
+                    self.pair_count += 1;
+                    by_mbi.insert(mbi.clone(), id);
+                    id
+                }
+            };
+            self.times.push((id, t));
+        }
+        if t < self.counts_from {
+            return;
+        }
+        let f = &mut self.figures;
         f.transactions += 1;
-        let hour = r.at.unix_seconds.rem_euclid(86_400) / 3600;
+        let hour = t.rem_euclid(86_400) / 3600;
         if let Some(slot) = f.by_hour.get_mut(hour as usize) {
             *slot += 1;
         }
@@ -111,37 +163,55 @@ pub fn figures(records: &[TransactionRecord], policy: &Policy) -> Figures {
                 f.aaa_responses += 1;
             }
             for code in &r.aaa_codes {
-                *f.aaa_by_code.entry(code.clone()).or_default() += 1;
+                match f.aaa_by_code.get_mut(code.as_str()) {
+                    Some(n) => *n += 1,
+                    None => {
+                        f.aaa_by_code.insert(code.clone(), 1);
+                    }
+                }
             }
         }
         if r.service_types.iter().any(|s| s == "A7") {
             f.a7 += 1;
         }
-        if let (Some(npi), Some(mbi)) = (&r.npi, &r.mbi) {
-            pairs.entry((npi.as_str(), mbi.as_str())).or_default().push(r.at.unix_seconds);
-        }
     }
-    let window = policy.repeat_window_hours * 3600;
-    for ((npi, mbi), mut times) in pairs {
-        if (times.len() as u64) < policy.repeat_threshold {
-            continue;
-        }
-        times.sort_unstable();
-        // The most inquiries inside any window of the policy's length (two pointers).
-        let mut best = 0usize;
-        let mut start = 0usize;
-        for end in 0..times.len() {
-            while times[end] - times[start] >= window {
-                start += 1;
+
+    pub fn finish(mut self, policy: &Policy) -> Figures {
+        let window = policy.repeat_window_hours * 3600;
+        let threshold = policy.repeat_threshold as usize;
+        self.times.sort_unstable();
+        // Each pair's times are one sorted run; the most inquiries inside any window of the
+        // policy's length that ends in the period, by two pointers.
+        let mut flagged: HashMap<u32, u64> = HashMap::new();
+        for run in self.times.chunk_by(|a, b| a.0 == b.0) {
+            if run.len() < threshold {
+                continue;
             }
-            best = best.max(end - start + 1);
+            let (mut best, mut start) = (0usize, 0usize);
+            for end in 0..run.len() {
+                while run[end].1 - run[start].1 >= window {
+                    start += 1;
+                }
+                if run[end].1 >= self.counts_from {
+                    best = best.max(end - start + 1);
+                }
+            }
+            if best >= threshold {
+                flagged.insert(run[0].0, best as u64);
+            }
         }
-        if best as u64 >= policy.repeat_threshold {
-            f.repeated.push(RepeatedPair { npi: npi.to_string(), mbi: mbi.to_string(), count: best as u64 });
+        if !flagged.is_empty() {
+            for (npi, by_mbi) in &self.pairs {
+                for (mbi, id) in by_mbi {
+                    if let Some(count) = flagged.get(id) {
+                        self.figures.repeated.push(RepeatedPair { npi: npi.clone(), mbi: mbi.clone(), count: *count });
+                    }
+                }
+            }
         }
+        self.figures.repeated.sort_by(|a, b| (&a.npi, &a.mbi).cmp(&(&b.npi, &b.mbi)));
+        self.figures
     }
-    f.repeated.sort_by(|a, b| (&a.npi, &a.mbi).cmp(&(&b.npi, &b.mbi)));
-    f
 }
 
 /// D13's verdict on one period.
@@ -256,6 +326,18 @@ mod tests {
         // 29 within an hour: under the threshold.
         let recs: Vec<_> = (0..29).map(|i| rec(base + i, "1125213722", "2DG9NX3WK42", &[])).collect();
         assert!(figures(&recs, &p).repeated.is_empty());
+        // A burst across the start of the period counts; one wholly before it does not.
+        let mut tally = Tally::new(base + 20);
+        for r in (0..30).map(|i| rec(base + i, "1125213722", "2DG9NX3WK42", &[])) {
+            tally.add(&r);
+        }
+        let f = tally.finish(&p);
+        assert_eq!((f.transactions, f.repeated.len()), (10, 1));
+        let mut tally = Tally::new(base + 100);
+        for r in (0..30).map(|i| rec(base + i, "1125213722", "2DG9NX3WK42", &[])) {
+            tally.add(&r);
+        }
+        assert!(tally.finish(&p).repeated.is_empty());
     }
 
     #[test]
