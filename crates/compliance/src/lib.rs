@@ -8,9 +8,10 @@
 
 pub mod audit;
 pub mod clock;
+pub mod mail;
 pub mod state;
 
-pub use audit::{Figures, NpiVerdict, Policy, RateVerdict, RepeatedPair, figures};
+pub use audit::{Figures, NpiVerdict, Policy, RateVerdict, RepeatedPair, Tally, figures};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use state::{
     AaaCase, AaaCaseEvent, CaseState, Refused, RelationshipEvent, RelationshipState, SubmitterEvent, SubmitterStanding,
