@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod clock;
 pub mod mail;
+pub mod report;
 pub mod state;
 
 pub use audit::{Figures, NpiVerdict, Policy, RateVerdict, RepeatedPair, Tally, figures};

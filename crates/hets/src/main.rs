@@ -3,6 +3,7 @@
 
 mod clock;
 mod config;
+mod report;
 mod respond;
 mod seed;
 mod send;
@@ -45,6 +46,9 @@ enum Command {
     /// Administration: maintenance windows.
     #[command(subcommand)]
     Admin(serve::AdminCommand),
+    /// Reports from the transaction record: submitters, availability.
+    #[command(subcommand)]
+    Report(report::ReportCommand),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::serve(&args),
         Command::Config(cmd) => config::run(&cmd),
         Command::Admin(cmd) => serve::admin(&cmd),
+        Command::Report(cmd) => report::run(&cmd),
         Command::Send(args) => send::send(&args),
     };
     match result {
