@@ -14,6 +14,9 @@ pub enum SubmitterStanding {
     Suspended {
         until: Instant,
     },
+    /// Suspended until a corrective action plan is accepted (an AAA error-rate case whose
+    /// deadline passed, D14).
+    SuspendedPendingCap,
     /// Terminated until a corrective action plan is accepted.
     TerminatedPendingCap,
     PermanentlyTerminated,
@@ -54,6 +57,8 @@ pub enum SubmitterEvent {
     NpiAuditFailed {
         at: Instant,
     },
+    /// An AAA error-rate case passed its deadline without a CAP or without improvement (D14).
+    AaaDeadlinePassed,
     /// A corrective action plan was accepted.
     CapAccepted,
     /// An administrator acts by hand, always with a reason (kept by the caller).
@@ -98,6 +103,7 @@ impl SubmitterState {
                     return Err(Refused("the submitter is already terminated".into()));
                 }
                 next.suspensions += 1;
+                let pending_cap = standing == SubmitterStanding::SuspendedPendingCap;
                 if next.suspensions >= policy.suspensions_to_terminate {
                     next.terminations += 1;
                     if next.terminations >= policy.terminations_to_ban {
@@ -115,19 +121,40 @@ impl SubmitterState {
                             next.suspensions
                         )
                     }
+                } else if pending_cap {
+                    // Already refused until a CAP is accepted, which outlasts 24 hours.
+                    format!(
+                        "NPI audit failed: suspension {}; the suspension pending a corrective action plan stays",
+                        next.suspensions
+                    )
                 } else {
                     let until = Instant::from_unix(decided.unix_seconds + policy.suspension_hours * 3600);
                     next.standing = SubmitterStanding::Suspended { until };
                     format!("NPI audit failed: suspension {} for {} hours", next.suspensions, policy.suspension_hours)
                 }
             }
+            SubmitterEvent::AaaDeadlinePassed => match standing {
+                SubmitterStanding::Active | SubmitterStanding::Suspended { .. } => {
+                    next.standing = SubmitterStanding::SuspendedPendingCap;
+                    "AAA error-rate case: no corrective action plan or no improvement by the deadline; suspended until a CAP is accepted".into()
+                }
+                _ => return Err(Refused("the submitter is already refused until a CAP is accepted".into())),
+            },
             SubmitterEvent::CapAccepted => match standing {
                 SubmitterStanding::TerminatedPendingCap => {
                     next.standing = SubmitterStanding::Active;
                     next.suspensions = 0;
                     "corrective action plan accepted: reinstated".into()
                 }
-                _ => return Err(Refused("only a submitter terminated pending a CAP is reinstated by one".into())),
+                SubmitterStanding::SuspendedPendingCap => {
+                    next.standing = SubmitterStanding::Active;
+                    "corrective action plan accepted: suspension lifted".into()
+                }
+                _ => {
+                    return Err(Refused(
+                        "only a submitter suspended or terminated pending a CAP is reinstated by one".into(),
+                    ));
+                }
             },
             SubmitterEvent::ManualSuspend { until } => {
                 if standing == SubmitterStanding::PermanentlyTerminated {

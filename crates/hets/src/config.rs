@@ -51,7 +51,65 @@ drain_secs = 20
 # tls_cert = "/etc/hets/server.pem"
 # tls_key = "/etc/hets/server.key"
 # tls_client_ca = "/etc/hets/client-ca.pem"
+
+# Security audits and compliance (D13–D15). hets serve runs the scheduler: every tick it ends
+# timed suspensions, suspends submitters whose AAA case passed its deadline, audits each ET
+# calendar day once it has ended (audit_delay_minutes after midnight ET; with several nodes on
+# one PostgreSQL database exactly one node audits a day), and delivers the email outbox.
+[compliance]
+scheduler = true
+tick_secs = 60
+audit_delay_minutes = 15
+# Printed in every notice.
+helpdesk = "openhets help desk, helpdesk@localhost"
+
+# The audit policy; the defaults are the decisions D13–D15. Shares are per mille.
+[compliance.policy]
+valid_npi_min_per_mille = 995
+npi_min_volume = 100
+suspension_hours = 24
+suspensions_to_terminate = 3
+terminations_to_ban = 3
+aaa_max_per_mille = 100
+aaa_min_volume = 100
+cap_days = 14
+repeat_threshold = 30
+repeat_window_hours = 24
+
+# Email notices go out through this SMTP server. Without an [smtp] table the notices wait in
+# the outbox (hets outbox list) and nothing is sent.
+# [smtp]
+# host = "smtp.example.org"
+# port = 587
+# from = "HETS Help Desk <hets@example.org>"
+# security = "starttls"      # none | starttls | tls
+# username = "hets"
+# password = "..."
+# timeout_secs = 30
 "#;
+
+/// `[compliance]`: the scheduler and the audit policy.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ComplianceConfig {
+    pub scheduler: bool,
+    pub tick_secs: u64,
+    pub audit_delay_minutes: i64,
+    pub helpdesk: String,
+    pub policy: compliance::Policy,
+}
+
+impl Default for ComplianceConfig {
+    fn default() -> ComplianceConfig {
+        ComplianceConfig {
+            scheduler: true,
+            tick_secs: 60,
+            audit_delay_minutes: 15,
+            helpdesk: compliance::service::DEFAULT_HELPDESK.into(),
+            policy: compliance::Policy::default(),
+        }
+    }
+}
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -69,6 +127,8 @@ pub struct ServeConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub tls_client_ca: Option<PathBuf>,
+    pub compliance: ComplianceConfig,
+    pub smtp: Option<compliance::mail::SmtpConfig>,
 }
 
 impl Default for ServeConfig {
@@ -87,6 +147,8 @@ impl Default for ServeConfig {
             tls_cert: None,
             tls_key: None,
             tls_client_ca: None,
+            compliance: ComplianceConfig::default(),
+            smtp: None,
         }
     }
 }

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod clock;
+mod compliance_cmd;
 mod config;
 mod report;
 mod respond;
@@ -49,6 +50,18 @@ enum Command {
     /// Reports from the transaction record: submitters, availability.
     #[command(subcommand)]
     Report(report::ReportCommand),
+    /// Security audits (D13–D15): run, tick, list.
+    #[command(subcommand)]
+    Audit(compliance_cmd::AuditCommand),
+    /// Corrective action plans: submit, decide, list.
+    #[command(subcommand)]
+    Cap(compliance_cmd::CapCommand),
+    /// A submitter's standing and history; suspend, reinstate or terminate by hand.
+    #[command(subcommand)]
+    Submitter(compliance_cmd::SubmitterCommand),
+    /// The email outbox: list, deliver.
+    #[command(subcommand)]
+    Outbox(compliance_cmd::OutboxCommand),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +87,10 @@ fn main() -> ExitCode {
         Command::Config(cmd) => config::run(&cmd),
         Command::Admin(cmd) => serve::admin(&cmd),
         Command::Report(cmd) => report::run(&cmd),
+        Command::Audit(cmd) => compliance_cmd::audit(&cmd),
+        Command::Cap(cmd) => compliance_cmd::cap(&cmd),
+        Command::Submitter(cmd) => compliance_cmd::submitter(&cmd),
+        Command::Outbox(cmd) => compliance_cmd::outbox(&cmd),
         Command::Send(args) => send::send(&args),
     };
     match result {

@@ -3,6 +3,8 @@
 use crate::config::ServeConfig;
 use anyhow::{Context, Result, anyhow};
 use clap::{Args, Subcommand};
+use compliance::mail::Mailer;
+use compliance::{Compliance, Period, SystemClock};
 use eligibility::{Instant, Personas, Releases, Settings};
 use server::Responder;
 use server::http::AppState;
@@ -77,6 +79,17 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
         .build()
         .context("starting the runtime")?;
     let drain = std::time::Duration::from_secs(config.drain_secs);
+    let compliance_config = config.compliance.clone();
+    let scheduled = Arc::new(Compliance::new(
+        store.clone(),
+        compliance_config.policy.clone(),
+        Arc::new(SystemClock),
+        compliance_config.helpdesk.clone(),
+    ));
+    let mailer = match &config.smtp {
+        Some(smtp) => Some(Mailer::new(smtp).context("the [smtp] configuration")?),
+        None => None,
+    };
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
         let local = listener.local_addr()?;
@@ -90,11 +103,52 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
                 tokio::time::sleep(std::time::Duration::from_secs(600)).await;
             }
         });
+        if compliance_config.scheduler {
+            tokio::spawn(scheduler(scheduled, mailer, compliance_config));
+        }
         server::http::serve(listener, state, tls, shutdown_signal(), drain).await?;
         anyhow::Ok(())
     })?;
     responder.flush();
     Ok(ExitCode::SUCCESS)
+}
+
+/// The compliance scheduler: every tick, on a blocking thread, the service's tick, the audit
+/// of the last ET day that has ended (a no-op once done; on PostgreSQL one node at a time),
+/// and the outbox. A failing step is logged and retried next tick.
+async fn scheduler(c: Arc<Compliance>, mailer: Option<Mailer>, config: crate::config::ComplianceConfig) {
+    let mailer = mailer.map(Arc::new);
+    loop {
+        let (c2, m2) = (c.clone(), mailer.clone());
+        let delay = config.audit_delay_minutes * 60;
+        let done = tokio::task::spawn_blocking(move || {
+            if let Err(e) = c2.tick() {
+                tracing::warn!(error = %e, "compliance tick failed");
+            }
+            let period = Period::last_complete(Instant::from_unix(c2.now().unix_seconds - delay));
+            match c2.audit(&period) {
+                Ok(run) if !run.audited.is_empty() => {
+                    tracing::info!(period = %run.period, audited = run.audited.len(), "audit ran");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "audit failed; retried next tick"),
+            }
+            if let Some(m) = m2 {
+                match c2.deliver(&m, 500) {
+                    Ok(d) if d.sent + d.retrying + d.gave_up > 0 => {
+                        tracing::info!(sent = d.sent, retrying = d.retrying, failed = d.gave_up, "outbox delivered");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "outbox delivery failed"),
+                }
+            }
+        })
+        .await;
+        if done.is_err() {
+            tracing::error!("the compliance scheduler step panicked; continuing");
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(config.tick_secs.max(1))).await;
+    }
 }
 
 fn now_minus(secs: i64) -> Instant {
@@ -209,6 +263,11 @@ pub fn admin(cmd: &AdminCommand) -> Result<ExitCode> {
             };
             let id = store.add_maintenance(&window).map_err(|e| anyhow!("{e}"))?;
             println!("maintenance window {id}: {} to {}: {}", window.starts, window.ends, window.reason);
+            // Every submitter hears of it (the outbox delivers).
+            let config = ServeConfig::load(None)?;
+            let c = Compliance::new(store, config.compliance.policy, Arc::new(SystemClock), config.compliance.helpdesk);
+            let n = c.announce_outage(window.starts, window.ends, &window.reason)?;
+            println!("outage notice queued for {n} submitters");
         }
         MaintenanceCommand::List { db } => {
             let store = store::open(db)?;

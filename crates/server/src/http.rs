@@ -15,6 +15,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::{get, post};
+use compliance::{Clock, SystemClock};
 use eligibility::{Instant, SubmitterStatus};
 use http_body_util::BodyExt;
 use std::collections::HashMap;
@@ -80,12 +81,20 @@ pub struct AppState {
     windows: Mutex<Option<(Vec<MaintenanceWindow>, std::time::Instant)>>,
     next_id: AtomicU64,
     draining: AtomicBool,
+    /// The transaction instant and the instant against which suspensions and maintenance
+    /// windows are judged (tests move it).
+    clock: Arc<dyn Clock>,
 }
 
 impl AppState {
     pub fn new(responder: Arc<Responder>, config: Config) -> Arc<AppState> {
+        AppState::with_clock(responder, config, Arc::new(SystemClock))
+    }
+
+    pub fn with_clock(responder: Arc<Responder>, config: Config, clock: Arc<dyn Clock>) -> Arc<AppState> {
         let store = responder.store().clone();
         Arc::new(AppState {
+            clock,
             responder,
             store,
             permits: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
@@ -455,7 +464,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 
 /// The maintenance window in force now, if any (cached for `status_ttl`).
 async fn maintenance_now(state: &Arc<AppState>) -> Option<MaintenanceWindow> {
-    let now = now_instant();
+    let now = state.clock.now();
     let cached = {
         let guard = state.windows.lock().unwrap_or_else(|e| e.into_inner());
         guard.as_ref().filter(|(_, at)| at.elapsed() < state.config.status_ttl).map(|(w, _)| w.clone())
@@ -558,7 +567,7 @@ async fn process(state: &Arc<AppState>, binding: Binding, req: Request) -> (Http
         );
     };
     if let Some(w) = maintenance_now(state).await {
-        let secs = u64::try_from(w.ends.unix_seconds - now_instant().unix_seconds).unwrap_or(1);
+        let secs = u64::try_from(w.ends.unix_seconds - state.clock.now().unix_seconds).unwrap_or(1);
         let body = format!("scheduled maintenance until {}: {}\n", w.ends, w.reason);
         return (
             retry_after(StatusCode::SERVICE_UNAVAILABLE, secs, body, "text/plain; charset=utf-8"),
@@ -656,7 +665,7 @@ async fn process(state: &Arc<AppState>, binding: Binding, req: Request) -> (Http
         _ => return (unauthorized(binding, &fields, "credentials are required"), Outcome::new("unauthenticated")),
     };
     outcome.submitter = Some(user.clone());
-    let at_clock = now_instant();
+    let at_clock = state.clock.now();
     match submitter(state, &user).await {
         Ok(Some(s)) => {
             if let Some(why) = refusal(&s, at_clock) {
