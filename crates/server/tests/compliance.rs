@@ -28,6 +28,7 @@ const OTHER_NPI: &str = "XX*1497429880";
 const UNKNOWN_MBI: &str = "MI*9AA9AA9AA99";
 
 struct World {
+    _schema: Option<PgSchema>,
     addr: SocketAddr,
     store: Arc<dyn Store>,
     clock: Arc<ManualClock>,
@@ -40,19 +41,82 @@ fn at(s: &str) -> Instant {
     Instant::parse_rfc3339(s).unwrap()
 }
 
-async fn world(policy: Policy) -> World {
+#[derive(Clone, Copy, Debug)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The store of one scenario: a SQLite file, or a fresh schema of the PostgreSQL at
+/// `HETS_TEST_POSTGRES_URL` (dropped at the end). `None` when PostgreSQL is not configured.
+fn open_store(backend: Backend, dir: &Path) -> Option<(Arc<dyn Store>, Option<PgSchema>)> {
+    match backend {
+        Backend::Sqlite => Some((store::open(&format!("sqlite:{}", dir.join("hets.db").display())).unwrap(), None)),
+        Backend::Postgres => {
+            let Ok(base) = std::env::var("HETS_TEST_POSTGRES_URL") else {
+                eprintln!("HETS_TEST_POSTGRES_URL is not set: the PostgreSQL scenario is skipped");
+                return None;
+            };
+            static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+            let name = format!(
+                "hets_compliance_{}_{}",
+                std::process::id(),
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            );
+            let mut admin =
+                postgres::Client::connect(&base, postgres::NoTls).expect("PostgreSQL at HETS_TEST_POSTGRES_URL");
+            admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}")).unwrap();
+            let sep = if base.contains('?') { '&' } else { '?' };
+            let url = format!("{base}{sep}options=-csearch_path%3D{name}");
+            Some((store::open(&url).unwrap(), Some(PgSchema { base, name })))
+        }
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        // The synchronous PostgreSQL client may not be dropped on a runtime thread: the store is
+        // leaked (the test process ends soon) and the schema dropped off the runtime.
+        std::mem::forget(self.store.clone());
+        if let Some(schema) = self._schema.take() {
+            sync(|| drop(schema));
+        }
+    }
+}
+
+struct PgSchema {
+    base: String,
+    name: String,
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.base, postgres::NoTls) {
+            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+        }
+    }
+}
+
+/// Runs blocking store work from the test's async body (the synchronous PostgreSQL client
+/// must not run on a runtime thread).
+fn sync<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
+async fn world(backend: Backend, policy: Policy) -> Option<World> {
     let dir = tempfile::tempdir().unwrap();
-    let store = store::open(&format!("sqlite:{}", dir.path().join("hets.db").display())).unwrap();
+    let (store, schema) = sync(|| open_store(backend, dir.path()))?;
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/personas.toml")).unwrap();
-    store::load_personas(store.as_ref(), &Personas::from_toml(&text).unwrap()).unwrap();
+    sync(|| store::load_personas(store.as_ref(), &Personas::from_toml(&text).unwrap())).unwrap();
     let clock = Arc::new(ManualClock::new(at("2026-12-01T17:00:00Z")));
-    let responder = Arc::new(Responder::new(store.clone(), Releases::builtin().unwrap(), Settings::default()).unwrap());
+    let responder =
+        sync(|| Arc::new(Responder::new(store.clone(), Releases::builtin().unwrap(), Settings::default()).unwrap()));
     // No status cache: each request sees the store as the audit left it.
     let config = Config { status_ttl: Duration::ZERO, ..Config::default() };
     let state = AppState::with_clock(responder, config, clock.clone());
     let (addr, stop, _task) = server::http::spawn("127.0.0.1:0".parse().unwrap(), state, None).await.unwrap();
     let compliance = Compliance::new(store.clone(), policy, clock.clone(), "HETS help desk, 1-800-555-0100");
-    World { addr, store, clock, compliance, _stop: stop, _dir: dir }
+    Some(World { _schema: schema, addr, store, clock, compliance, _stop: stop, _dir: dir })
 }
 
 /// A policy that leaves repeated inquiries alone, for the scenarios about something else.
@@ -163,8 +227,8 @@ async fn assert_answered(w: &World, user: &str) {
 fn audit(w: &World, day: &str) -> Vec<(String, String)> {
     let period = Period::day(x12::Date::parse_iso(day).unwrap());
     w.clock.set(Instant::from_unix(period.end.unix_seconds + 30 * 60));
-    w.compliance.tick().unwrap();
-    let run = w.compliance.audit(&period).unwrap();
+    sync(|| w.compliance.tick()).unwrap();
+    let run = sync(|| w.compliance.audit(&period)).unwrap();
     assert!(run.ran);
     run.audited
 }
@@ -176,11 +240,11 @@ fn actions<'a>(audited: &'a [(String, String)], id: &str) -> &'a str {
 /// Noon ET of a December day.
 fn noon(w: &World, day: &str) {
     w.clock.set(at(&format!("{day}T17:00:00Z")));
-    w.compliance.tick().unwrap();
+    sync(|| w.compliance.tick()).unwrap();
 }
 
 fn standing(w: &World, id: &str) -> String {
-    let s = w.store.submitter(id).unwrap().unwrap();
+    let s = sync(|| w.store.submitter(id)).unwrap().unwrap();
     compliance::service::standing_text(&compliance::service::state_of(&s).standing_at(w.clock.now())).to_string()
 }
 
@@ -193,9 +257,8 @@ fn cap(subject: &str) -> CapForm {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_npi_audit_suspends_terminates_and_bans() {
-    let w = world(without_repeats()).await;
+async fn npi_audit_ladder(backend: Backend) {
+    let Some(w) = world(backend, without_repeats()).await else { return };
     let sink = Sink::start();
 
     // Day 1: WDEMO001 at 99.4% (6 invalid of 1,000), WDEMO002 at exactly 99.5% (5 of 1,000).
@@ -205,7 +268,7 @@ async fn the_npi_audit_suspends_terminates_and_bans() {
     let audited = audit(&w, "2026-12-01");
     assert_eq!(actions(&audited, "WDEMO001"), "NPI audit failed: suspension 1 for 24 hours");
     assert_eq!(actions(&audited, "WDEMO002"), "passed");
-    let record = &w.store.audit_records(Some("WDEMO001"), "2026-12-01", "2026-12-01").unwrap()[0];
+    let record = &sync(|| w.store.audit_records(Some("WDEMO001"), "2026-12-01", "2026-12-01")).unwrap()[0];
     assert_eq!(record.npi_verdict, "fail");
     assert!(record.figures.contains("\"transactions\":1000") && record.figures.contains("\"invalid_npi\":6"));
     // Suspended for 24 hours from the audit (2026-12-02 00:30 ET = 05:30Z).
@@ -213,8 +276,8 @@ async fn the_npi_audit_suspends_terminates_and_bans() {
     assert_refused(&w, "WDEMO001", "suspended until 2026-12-03T05:30:00Z").await;
     assert_answered(&w, "WDEMO002").await;
     // A rerun of the audit changes nothing.
-    let again = w.compliance.audit(&Period::day(x12::Date::parse_iso("2026-12-01").unwrap())).unwrap();
-    assert_eq!((again.audited.len(), again.already as usize), (0, w.store.submitters().unwrap().len()));
+    let again = sync(|| w.compliance.audit(&Period::day(x12::Date::parse_iso("2026-12-01").unwrap()))).unwrap();
+    assert_eq!((again.audited.len(), again.already as usize), (0, sync(|| w.store.submitters()).unwrap().len()));
     w.clock.set(at("2026-12-03T05:29:59Z"));
     assert_refused(&w, "WDEMO001", "suspended until").await;
     w.clock.set(at("2026-12-03T05:30:00Z"));
@@ -245,11 +308,11 @@ async fn the_npi_audit_suspends_terminates_and_bans() {
     assert_eq!(standing(&w, "WDEMO001"), "terminated_pending_cap");
     // It does not end by itself.
     w.clock.advance_days(10);
-    w.compliance.tick().unwrap();
+    sync(|| w.compliance.tick()).unwrap();
     assert_refused(&w, "WDEMO001", "terminated until a corrective action plan").await;
-    let submitted = w.compliance.submit_cap("WDEMO001", &cap("submitter"), "WDEMO001").unwrap();
+    let submitted = sync(|| w.compliance.submit_cap("WDEMO001", &cap("submitter"), "WDEMO001")).unwrap();
     assert_refused(&w, "WDEMO001", "terminated").await;
-    w.compliance.decide_cap(&submitted.id, true, "helpdesk-ann", "Plan is specific; accepted.").unwrap();
+    sync(|| w.compliance.decide_cap(&submitted.id, true, "helpdesk-ann", "Plan is specific; accepted.")).unwrap();
     assert_eq!(standing(&w, "WDEMO001"), "active");
     assert_answered(&w, "WDEMO001").await;
 
@@ -262,21 +325,21 @@ async fn the_npi_audit_suspends_terminates_and_bans() {
             day_of_traffic(&w, "WDEMO001", 200, 2, (GOOD_NPI, BAD_NPI)).await;
             audit(&w, &d);
             w.clock.advance_days(1);
-            w.compliance.tick().unwrap();
+            sync(|| w.compliance.tick()).unwrap();
         }
         if round == 0 {
             assert_eq!(standing(&w, "WDEMO001"), "terminated_pending_cap");
-            let c = w.compliance.submit_cap("WDEMO001", &cap("submitter"), "WDEMO001").unwrap();
-            w.compliance.decide_cap(&c.id, true, "helpdesk-ann", "Accepted once more.").unwrap();
+            let c = sync(|| w.compliance.submit_cap("WDEMO001", &cap("submitter"), "WDEMO001")).unwrap();
+            sync(|| w.compliance.decide_cap(&c.id, true, "helpdesk-ann", "Accepted once more.")).unwrap();
         }
     }
     assert_eq!(standing(&w, "WDEMO001"), "permanently_terminated");
-    assert_eq!(w.store.submitter("WDEMO001").unwrap().unwrap().terminations, 3);
+    assert_eq!(sync(|| w.store.submitter("WDEMO001")).unwrap().unwrap().terminations, 3);
     assert_refused(&w, "WDEMO001", "permanently terminated").await;
-    assert!(w.compliance.submit_cap("WDEMO001", &cap("submitter"), "WDEMO001").is_err());
+    assert!(sync(|| w.compliance.submit_cap("WDEMO001", &cap("submitter"), "WDEMO001")).is_err());
 
     // Every step is in the history, with its actor.
-    let history = w.store.status_changes(Some("WDEMO001"), 200).unwrap();
+    let history = sync(|| w.store.status_changes(Some("WDEMO001"), 200)).unwrap();
     assert!(history.iter().any(|h| h.to == "permanently_terminated" && h.actor == "audit"));
     assert!(history.iter().any(|h| h.to == "active" && h.actor == "admin:helpdesk-ann"));
 
@@ -298,9 +361,8 @@ async fn the_npi_audit_suspends_terminates_and_bans() {
     assert!(count("reinstatement") >= 3);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_aaa_rate_case_closes_with_a_cap_or_suspends_after_14_days() {
-    let w = world(without_repeats()).await;
+async fn aaa_rate_case(backend: Backend) {
+    let Some(w) = world(backend, without_repeats()).await else { return };
     let sink = Sink::start();
     noon(&w, "2026-12-01");
     // 30 of 200 (15%) name no known beneficiary: AAA 75, over the tolerated 10%.
@@ -308,7 +370,7 @@ async fn an_aaa_rate_case_closes_with_a_cap_or_suspends_after_14_days() {
     day_of_traffic(&w, "WDEMO002", 200, 30, ("MI*2DG9NX3WK42", UNKNOWN_MBI)).await;
     let audited = audit(&w, "2026-12-01");
     assert!(actions(&audited, "WDEMO001").starts_with("AAA error rate 15.00% is over the tolerated 10.0%"));
-    let cases = w.store.aaa_cases(None).unwrap();
+    let cases = sync(|| w.store.aaa_cases(None)).unwrap();
     assert_eq!(cases.len(), 2);
     assert_eq!(cases[0].id, "AAA-WDEMO001-2026-12-01");
     assert_eq!(cases[0].deadline, at("2026-12-16T05:30:00Z"));
@@ -317,25 +379,25 @@ async fn an_aaa_rate_case_closes_with_a_cap_or_suspends_after_14_days() {
 
     // WDEMO001 submits a CAP and gets back under the rate: closed.
     w.clock.set(at("2026-12-03T15:00:00Z"));
-    w.compliance.submit_cap("WDEMO001", &cap("aaa_case:AAA-WDEMO001-2026-12-01"), "WDEMO001").unwrap();
+    sync(|| w.compliance.submit_cap("WDEMO001", &cap("aaa_case:AAA-WDEMO001-2026-12-01"), "WDEMO001")).unwrap();
     noon(&w, "2026-12-05");
     day_of_traffic(&w, "WDEMO001", 200, 5, ("MI*2DG9NX3WK42", UNKNOWN_MBI)).await;
     let audited = audit(&w, "2026-12-05");
     assert!(actions(&audited, "WDEMO001").contains("closed"), "{audited:?}");
     // WDEMO002 sends nothing: no CAP by day 14, suspended until a CAP is accepted.
     w.clock.set(at("2026-12-16T05:30:00Z"));
-    assert!(w.compliance.tick().unwrap().cases_suspended.is_empty());
+    assert!(sync(|| w.compliance.tick()).unwrap().cases_suspended.is_empty());
     w.clock.set(at("2026-12-16T05:30:01Z"));
-    assert_eq!(w.compliance.tick().unwrap().cases_suspended, ["AAA-WDEMO002-2026-12-01"]);
-    let states: Vec<_> = w.store.aaa_cases(None).unwrap().into_iter().map(|c| c.state).collect();
+    assert_eq!(sync(|| w.compliance.tick()).unwrap().cases_suspended, ["AAA-WDEMO002-2026-12-01"]);
+    let states: Vec<_> = sync(|| w.store.aaa_cases(None)).unwrap().into_iter().map(|c| c.state).collect();
     assert_eq!(states, ["closed", "suspended"]);
     assert_refused(&w, "WDEMO002", "suspended until a corrective action plan is accepted").await;
     assert_answered(&w, "WDEMO001").await;
     // Its CAP, accepted, lifts the suspension and closes the case.
-    let c = w.compliance.submit_cap("WDEMO002", &cap("aaa_case:AAA-WDEMO002-2026-12-01"), "WDEMO002").unwrap();
-    w.compliance.decide_cap(&c.id, true, "helpdesk-bo", "Steps are concrete.").unwrap();
+    let c = sync(|| w.compliance.submit_cap("WDEMO002", &cap("aaa_case:AAA-WDEMO002-2026-12-01"), "WDEMO002")).unwrap();
+    sync(|| w.compliance.decide_cap(&c.id, true, "helpdesk-bo", "Steps are concrete.")).unwrap();
     assert_answered(&w, "WDEMO002").await;
-    assert_eq!(w.store.aaa_cases(Some("WDEMO002")).unwrap()[0].state, "closed");
+    assert_eq!(sync(|| w.store.aaa_cases(Some("WDEMO002"))).unwrap()[0].state, "closed");
 
     let Some(sink) = sink else { return };
     let got = sink.deliver_all(&w);
@@ -362,9 +424,8 @@ async fn an_aaa_rate_case_closes_with_a_cap_or_suspends_after_14_days() {
     assert!(closed.text.contains("with an AAA error: 5 (2.50%)"), "{}", closed.text);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn thirty_repeats_suspend_that_relationship_only() {
-    let w = world(Policy::default()).await;
+async fn repeated_inquiries(backend: Backend) {
+    let Some(w) = world(backend, Policy::default()).await else { return };
     noon(&w, "2026-12-01");
     // 30 inquiries about one NPI + MBI within the hour; 29 about another NPI's pair.
     send_all(&w, "WDEMO001", vec![payload("WDEMO001", &[]); 30]).await;
@@ -374,8 +435,14 @@ async fn thirty_repeats_suspend_that_relationship_only() {
         actions(&audited, "WDEMO001"),
         "relationship with NPI 1125213722 suspended: 30 inquiries about one beneficiary within 24 hours"
     );
-    assert_eq!(w.store.relationship("WDEMO001", "1125213722").unwrap().unwrap().status, RelationshipStatus::Suspended);
-    assert_eq!(w.store.relationship("WDEMO001", "1497429880").unwrap().unwrap().status, RelationshipStatus::Active);
+    assert_eq!(
+        sync(|| w.store.relationship("WDEMO001", "1125213722")).unwrap().unwrap().status,
+        RelationshipStatus::Suspended
+    );
+    assert_eq!(
+        sync(|| w.store.relationship("WDEMO001", "1497429880")).unwrap().unwrap().status,
+        RelationshipStatus::Active
+    );
     // AAA 41 for the suspended relationship; the submitter's other NPIs are still answered.
     let r = door(&w, "WDEMO001").await;
     assert!(r.body.contains("AAA*N**41*"), "{}", r.body);
@@ -384,9 +451,39 @@ async fn thirty_repeats_suspend_that_relationship_only() {
     // Other submitters' relationships with the same NPI are untouched.
     assert_answered(&w, "WDEMO002").await;
     // A CAP for the relationship, accepted, restores it.
-    let c = w.compliance.submit_cap("WDEMO001", &cap("relationship:1125213722"), "WDEMO001").unwrap();
-    w.compliance.decide_cap(&c.id, true, "helpdesk-ann", "Provider informed; accepted.").unwrap();
+    let c = sync(|| w.compliance.submit_cap("WDEMO001", &cap("relationship:1125213722"), "WDEMO001")).unwrap();
+    sync(|| w.compliance.decide_cap(&c.id, true, "helpdesk-ann", "Provider informed; accepted.")).unwrap();
     assert_answered(&w, "WDEMO001").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_npi_audit_suspends_terminates_and_bans_sqlite() {
+    npi_audit_ladder(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_npi_audit_suspends_terminates_and_bans_postgres() {
+    npi_audit_ladder(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aaa_rate_case_closes_with_a_cap_or_suspends_after_14_days_sqlite() {
+    aaa_rate_case(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aaa_rate_case_closes_with_a_cap_or_suspends_after_14_days_postgres() {
+    aaa_rate_case(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_repeats_suspend_that_relationship_only_sqlite() {
+    repeated_inquiries(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_repeats_suspend_that_relationship_only_postgres() {
+    repeated_inquiries(Backend::Postgres).await;
 }
 
 /// One message as the SMTP server received it.
@@ -439,9 +536,9 @@ impl Sink {
     fn deliver_all(&self, w: &World) -> Vec<Received> {
         let config = SmtpConfig { host: "127.0.0.1".into(), port: self.port, ..SmtpConfig::default() };
         let mailer = Mailer::new(&config).unwrap();
-        let d = w.compliance.deliver(&mailer, 10_000).unwrap();
+        let d = sync(|| w.compliance.deliver(&mailer, 10_000)).unwrap();
         assert_eq!((d.retrying, d.gave_up), (0, 0));
-        let outbox = w.store.outbox(10_000).unwrap();
+        let outbox = sync(|| w.store.outbox(10_000)).unwrap();
         assert!(outbox.iter().all(|m| m.sent.is_some()), "everything delivered");
         let mut got = Vec::new();
         for n in 1..=d.sent {
