@@ -14,6 +14,7 @@
 
 mod codec;
 pub mod compliance;
+pub mod desktop;
 pub mod import;
 mod migrate;
 mod password;
@@ -29,6 +30,10 @@ use x12::Date;
 pub use compliance::{
     AaaCaseRow, Applied, AuditRecord, Cap, CapChange, CapState, CaseChange, ComplianceWrite, Held, OutboxMessage,
     RelationshipChange, Standing, StandingChange, StatusChange,
+};
+pub use desktop::{
+    Attestation, AttestationState, Audience, Bulletin, ConnectionMethod, DesktopRole, DesktopUser, FreezeWindow,
+    NewDesktopUser, NewSubmitter, RelationshipPage, RelationshipRule, Session, SignIn, SubmitterProfile,
 };
 pub use migrate::Migration;
 
@@ -213,6 +218,94 @@ pub trait Store: Send + Sync {
     /// exactly one of several `hets serve` nodes runs a given job; on SQLite (one node) a lock
     /// inside this process. `None` when another holder has it.
     fn try_exclusive(&self, name: &str) -> Result<Option<Box<dyn Held + '_>>, StoreError>;
+
+    // The desktop (HDT) and its help-desk console (migration 0004, see [`desktop`]).
+
+    /// Inserts or replaces a desktop user (by username), storing an argon2id hash of its
+    /// password; a replaced user is unlocked.
+    fn put_desktop_user(&self, user: &NewDesktopUser, now: Instant) -> Result<(), StoreError>;
+
+    fn desktop_user(&self, username: &str) -> Result<Option<DesktopUser>, StoreError>;
+
+    /// Every desktop user, by username.
+    fn desktop_users(&self) -> Result<Vec<DesktopUser>, StoreError>;
+
+    /// Checks a desktop sign-in and updates the lockout counters in the same transaction:
+    /// [`desktop::LOCKOUT_ATTEMPTS`] wrong passwords in a row lock the account for
+    /// [`desktop::LOCKOUT_SECONDS`]; while locked the password is not even checked.
+    fn verify_desktop_user(&self, username: &str, password: &str, now: Instant) -> Result<SignIn, StoreError>;
+
+    /// Clears a lockout; false when there is no such user.
+    fn unlock_desktop_user(&self, username: &str) -> Result<bool, StoreError>;
+
+    fn create_session(&self, session: &Session) -> Result<(), StoreError>;
+
+    /// The session whose token hashes to `token_hash`.
+    fn session(&self, token_hash: &str) -> Result<Option<Session>, StoreError>;
+
+    /// Records activity on a session; false when it is gone.
+    fn touch_session(&self, token_hash: &str, now: Instant) -> Result<bool, StoreError>;
+
+    fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError>;
+
+    fn submitter_profile(&self, id: &str) -> Result<Option<SubmitterProfile>, StoreError>;
+
+    /// Every submitter profile, by submitter id.
+    fn submitter_profiles(&self) -> Result<Vec<SubmitterProfile>, StoreError>;
+
+    /// Inserts or replaces a submitter's profile.
+    fn put_submitter_profile(&self, profile: &SubmitterProfile) -> Result<(), StoreError>;
+
+    /// Creates an active submitter and its profile in one transaction; [`StoreError::Conflict`]
+    /// when the id is taken.
+    fn create_submitter(&self, submitter: &NewSubmitter) -> Result<(), StoreError>;
+
+    /// Deletes one relationship; false when there was none.
+    fn delete_relationship(&self, submitter: &str, npi: &str) -> Result<bool, StoreError>;
+
+    /// One page of a submitter's relationships whose NPI starts with `npi_prefix`, by NPI.
+    fn search_relationships(
+        &self,
+        submitter: &str,
+        npi_prefix: &str,
+        offset: u32,
+        limit: u32,
+    ) -> Result<RelationshipPage, StoreError>;
+
+    /// Inserts or replaces `put` and deletes the NPIs of `delete`, all of one submitter, in one
+    /// transaction (the HDT Batch).
+    fn write_relationships(&self, submitter: &str, put: &[Relationship], delete: &[String]) -> Result<(), StoreError>;
+
+    /// Inserts or replaces a provider attestation (by NPI and submitter).
+    fn put_attestation(&self, attestation: &Attestation) -> Result<(), StoreError>;
+
+    fn attestation(&self, npi: &str, submitter: &str) -> Result<Option<Attestation>, StoreError>;
+
+    /// Every attestation of one NPI, by submitter.
+    fn attestations_of(&self, npi: &str) -> Result<Vec<Attestation>, StoreError>;
+
+    /// Adds an HDT freeze window (D12) and returns its id.
+    fn add_freeze(&self, window: &FreezeWindow) -> Result<i64, StoreError>;
+
+    /// The HDT freeze windows that end after `after`, by start.
+    fn freeze_windows(&self, after: Instant) -> Result<Vec<FreezeWindow>, StoreError>;
+
+    fn delete_freeze(&self, id: i64) -> Result<bool, StoreError>;
+
+    /// Adds a bulletin (not sent) and returns its id.
+    fn add_bulletin(&self, bulletin: &Bulletin) -> Result<i64, StoreError>;
+
+    /// Every bulletin, latest scheduled first.
+    fn bulletins(&self) -> Result<Vec<Bulletin>, StoreError>;
+
+    /// Marks a bulletin sent and queues its emails in one transaction; false (nothing written)
+    /// when it was already sent, so a bulletin goes out once.
+    fn bulletin_sent(&self, id: i64, at: Instant, emails: &[OutboxMessage]) -> Result<bool, StoreError>;
+
+    /// An operator setting (e.g. [`RelationshipRule::SETTING`]).
+    fn setting(&self, name: &str) -> Result<Option<String>, StoreError>;
+
+    fn put_setting(&self, name: &str, value: &str) -> Result<(), StoreError>;
 }
 
 /// A trading partner, as the store keeps it (no password).

@@ -14,12 +14,14 @@ pub const SQLITE: &[Migration] = &[
     Migration { version: 1, name: "initial", sql: include_str!("../migrations/sqlite/0001_initial.sql") },
     Migration { version: 2, name: "connectivity", sql: include_str!("../migrations/sqlite/0002_connectivity.sql") },
     Migration { version: 3, name: "compliance", sql: include_str!("../migrations/sqlite/0003_compliance.sql") },
+    Migration { version: 4, name: "desktop", sql: include_str!("../migrations/sqlite/0004_desktop.sql") },
 ];
 
 pub const POSTGRES: &[Migration] = &[
     Migration { version: 1, name: "initial", sql: include_str!("../migrations/postgres/0001_initial.sql") },
     Migration { version: 2, name: "connectivity", sql: include_str!("../migrations/postgres/0002_connectivity.sql") },
     Migration { version: 3, name: "compliance", sql: include_str!("../migrations/postgres/0003_compliance.sql") },
+    Migration { version: 4, name: "desktop", sql: include_str!("../migrations/postgres/0004_desktop.sql") },
 ];
 
 #[cfg(test)]

@@ -5,8 +5,13 @@
 //! `unnest`, one statement per batch instead of one per row.
 
 mod compliance;
+mod desktop;
 
 use crate::codec::{self, need};
+use crate::desktop::{
+    Attestation, Bulletin, DesktopUser, FreezeWindow, NewDesktopUser, NewSubmitter, RelationshipPage, Session, SignIn,
+    SubmitterProfile,
+};
 use crate::migrate::{self, Migration};
 use crate::pool::Pool;
 use crate::sqlite::{cost_sharing_from, now_millis};
@@ -676,6 +681,120 @@ impl Store for PgStore {
 
     fn try_exclusive(&self, name: &str) -> Result<Option<Box<dyn Held + '_>>, StoreError> {
         self.exclusive(name)
+    }
+
+    fn put_desktop_user(&self, user: &NewDesktopUser, now: Instant) -> Result<(), StoreError> {
+        self.d_put_user(user, now)
+    }
+
+    fn desktop_user(&self, username: &str) -> Result<Option<DesktopUser>, StoreError> {
+        self.d_user(username)
+    }
+
+    fn desktop_users(&self) -> Result<Vec<DesktopUser>, StoreError> {
+        self.d_users()
+    }
+
+    fn verify_desktop_user(&self, username: &str, password: &str, now: Instant) -> Result<SignIn, StoreError> {
+        self.d_verify(username, password, now)
+    }
+
+    fn unlock_desktop_user(&self, username: &str) -> Result<bool, StoreError> {
+        self.d_unlock(username)
+    }
+
+    fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        self.d_create_session(session)
+    }
+
+    fn session(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
+        self.d_session(token_hash)
+    }
+
+    fn touch_session(&self, token_hash: &str, now: Instant) -> Result<bool, StoreError> {
+        self.d_touch_session(token_hash, now)
+    }
+
+    fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError> {
+        self.d_delete_session(token_hash)
+    }
+
+    fn submitter_profile(&self, id: &str) -> Result<Option<SubmitterProfile>, StoreError> {
+        self.d_profile(id)
+    }
+
+    fn submitter_profiles(&self) -> Result<Vec<SubmitterProfile>, StoreError> {
+        self.d_profiles()
+    }
+
+    fn put_submitter_profile(&self, profile: &SubmitterProfile) -> Result<(), StoreError> {
+        self.d_put_profile(profile)
+    }
+
+    fn create_submitter(&self, submitter: &NewSubmitter) -> Result<(), StoreError> {
+        self.d_create_submitter(submitter)
+    }
+
+    fn delete_relationship(&self, submitter: &str, npi: &str) -> Result<bool, StoreError> {
+        self.d_delete_relationship(submitter, npi)
+    }
+
+    fn search_relationships(
+        &self,
+        submitter: &str,
+        npi_prefix: &str,
+        offset: u32,
+        limit: u32,
+    ) -> Result<RelationshipPage, StoreError> {
+        self.d_search(submitter, npi_prefix, offset, limit)
+    }
+
+    fn write_relationships(&self, submitter: &str, put: &[Relationship], delete: &[String]) -> Result<(), StoreError> {
+        self.d_write_relationships(submitter, put, delete)
+    }
+
+    fn put_attestation(&self, attestation: &Attestation) -> Result<(), StoreError> {
+        self.d_put_attestation(attestation)
+    }
+
+    fn attestation(&self, npi: &str, submitter: &str) -> Result<Option<Attestation>, StoreError> {
+        self.d_attestation(npi, submitter)
+    }
+
+    fn attestations_of(&self, npi: &str) -> Result<Vec<Attestation>, StoreError> {
+        self.d_attestations_where(npi, None)
+    }
+
+    fn add_freeze(&self, window: &FreezeWindow) -> Result<i64, StoreError> {
+        self.d_add_freeze(window)
+    }
+
+    fn freeze_windows(&self, after: Instant) -> Result<Vec<FreezeWindow>, StoreError> {
+        self.d_freezes(after)
+    }
+
+    fn delete_freeze(&self, id: i64) -> Result<bool, StoreError> {
+        self.d_delete_freeze(id)
+    }
+
+    fn add_bulletin(&self, bulletin: &Bulletin) -> Result<i64, StoreError> {
+        self.d_add_bulletin(bulletin)
+    }
+
+    fn bulletins(&self) -> Result<Vec<Bulletin>, StoreError> {
+        self.d_bulletins()
+    }
+
+    fn bulletin_sent(&self, id: i64, at: Instant, emails: &[OutboxMessage]) -> Result<bool, StoreError> {
+        self.d_bulletin_sent(id, at, emails)
+    }
+
+    fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.d_setting(name)
+    }
+
+    fn put_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.d_put_setting(name, value)
     }
 
     fn set_bulk_load(&self, on: bool) -> Result<(), StoreError> {

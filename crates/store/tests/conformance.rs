@@ -165,6 +165,7 @@ fn conformance(store: &dyn Store) {
 
     connectivity(store);
     compliance(store);
+    desktop(store);
 
     // Readers on several threads at once.
     std::thread::scope(|s| {
@@ -405,6 +406,163 @@ fn compliance(store: &dyn Store) {
         .unwrap();
 }
 
+/// Migration 0004: the desktop's users, sessions, profiles, attestations, freezes, bulletins.
+fn desktop(store: &dyn Store) {
+    use store::{
+        Attestation, AttestationState, Audience, Bulletin, ConnectionMethod, DesktopRole, FreezeWindow, NewDesktopUser,
+        NewSubmitter, Session, SignIn, SubmitterProfile,
+    };
+    let t0 = at("2026-11-20T10:00:00Z");
+    let user = NewDesktopUser {
+        username: "wdemo001".into(),
+        role: DesktopRole::Submitter,
+        submitter: Some("WDEMO001".into()),
+        password: "desk-pass".into(),
+    };
+    store.put_desktop_user(&user, t0).unwrap();
+    let admin = NewDesktopUser {
+        username: "helpdesk".into(),
+        role: DesktopRole::Admin,
+        submitter: None,
+        password: "help-pass".into(),
+    };
+    store.put_desktop_user(&admin, t0).unwrap();
+    assert!(store.put_desktop_user(&NewDesktopUser { submitter: None, ..user.clone() }, t0).is_err());
+    assert_eq!(store.desktop_users().unwrap().len(), 2);
+    let SignIn::Ok(u) = store.verify_desktop_user("wdemo001", "desk-pass", t0).unwrap() else { panic!() };
+    assert_eq!(u.submitter.as_deref(), Some("WDEMO001"));
+    assert_eq!(store.verify_desktop_user("nobody", "desk-pass", t0).unwrap(), SignIn::Wrong);
+    // Five wrong passwords lock for 30 minutes; even the right one is refused meanwhile.
+    for _ in 0..4 {
+        assert_eq!(store.verify_desktop_user("wdemo001", "nope", t0).unwrap(), SignIn::Wrong);
+    }
+    let until = at("2026-11-20T10:30:00Z");
+    assert_eq!(store.verify_desktop_user("wdemo001", "nope", t0).unwrap(), SignIn::Locked { until });
+    assert_eq!(store.verify_desktop_user("wdemo001", "desk-pass", t0).unwrap(), SignIn::Locked { until });
+    assert_eq!(store.desktop_user("wdemo001").unwrap().unwrap().locked_until, Some(until));
+    assert!(matches!(store.verify_desktop_user("wdemo001", "desk-pass", until).unwrap(), SignIn::Ok(_)));
+    for _ in 0..5 {
+        store.verify_desktop_user("wdemo001", "nope", t0).unwrap();
+    }
+    assert!(store.unlock_desktop_user("wdemo001").unwrap());
+    assert!(matches!(store.verify_desktop_user("wdemo001", "desk-pass", t0).unwrap(), SignIn::Ok(_)));
+
+    // Sessions by token hash.
+    let token = store::desktop::new_token().unwrap();
+    let hash = store::desktop::token_hash(&token);
+    assert_ne!(hash, token);
+    let session =
+        Session { token_hash: hash.clone(), username: "wdemo001".into(), csrf: "c".into(), created: t0, last_seen: t0 };
+    store.create_session(&session).unwrap();
+    assert_eq!(store.session(&hash).unwrap(), Some(session));
+    let t1 = at("2026-11-20T10:05:00Z");
+    assert!(store.touch_session(&hash, t1).unwrap());
+    assert_eq!(store.session(&hash).unwrap().unwrap().last_seen, t1);
+    assert!(store.delete_session(&hash).unwrap());
+    assert_eq!(store.session(&hash).unwrap(), None);
+    assert!(!store.touch_session(&hash, t1).unwrap());
+
+    // Submitter creation with its profile; a taken id is a conflict.
+    let profile = SubmitterProfile {
+        submitter: "WNEW0001".into(),
+        tpa_date: Some(Date::new(2026, 11, 1).unwrap()),
+        rob_date: Some(Date::new(2026, 11, 2).unwrap()),
+        connection: ConnectionMethod::Mime,
+        certificate_subject: Some("CN=WNEW0001".into()),
+    };
+    let new = NewSubmitter {
+        id: "WNEW0001".into(),
+        name: "NEW CLEARINGHOUSE".into(),
+        email: "ops@new.example".into(),
+        password: "new-pass".into(),
+        profile: profile.clone(),
+    };
+    store.create_submitter(&new).unwrap();
+    assert!(matches!(store.create_submitter(&new), Err(store::StoreError::Conflict(_))));
+    assert_eq!(store.submitter("WNEW0001").unwrap().unwrap().status, SubmitterStatus::Active);
+    assert!(store.verify_password("WNEW0001", "new-pass").unwrap());
+    assert_eq!(store.submitter_profile("WNEW0001").unwrap(), Some(profile.clone()));
+    let soap = SubmitterProfile { submitter: "WDEMO002".into(), connection: ConnectionMethod::Soap, ..profile };
+    store.put_submitter_profile(&soap).unwrap();
+    assert_eq!(store.submitter_profiles().unwrap().len(), 2);
+
+    // Relationships: search with paging, batch write, delete.
+    let rel = |npi: &str| Relationship {
+        submitter: "WNEW0001".into(),
+        npi: npi.into(),
+        status: RelationshipStatus::Active,
+        effective: Date::new(2026, 1, 1).unwrap(),
+        end: None,
+    };
+    store.write_relationships("WNEW0001", &[rel("1125213722"), rel("1497429880"), rel("1660947684")], &[]).unwrap();
+    let page = store.search_relationships("WNEW0001", "1", 1, 1).unwrap();
+    assert_eq!(page.total, 3);
+    assert_eq!(page.items, vec![rel("1497429880")]);
+    assert_eq!(store.search_relationships("WNEW0001", "16", 0, 10).unwrap().total, 1);
+    assert_eq!(store.search_relationships("WNEW0001", "%", 0, 10).unwrap().total, 0);
+    store.write_relationships("WNEW0001", &[], &["1660947684".into()]).unwrap();
+    assert!(store.delete_relationship("WNEW0001", "1497429880").unwrap());
+    assert!(!store.delete_relationship("WNEW0001", "1497429880").unwrap());
+    assert!(store.write_relationships("WDEMO001", &[rel("1125213722")], &[]).is_err());
+    assert_eq!(store.relationships_of("WNEW0001").unwrap(), vec![rel("1125213722")]);
+
+    // Attestations.
+    let a = Attestation {
+        npi: "1125213722".into(),
+        submitter: "WNEW0001".into(),
+        state: AttestationState::Attested,
+        at: t0,
+    };
+    store.put_attestation(&a).unwrap();
+    assert_eq!(store.attestation("1125213722", "WNEW0001").unwrap(), Some(a.clone()));
+    let revoked = Attestation { state: AttestationState::Revoked, at: t1, ..a };
+    store.put_attestation(&revoked).unwrap();
+    assert_eq!(store.attestations_of("1125213722").unwrap(), vec![revoked]);
+    assert_eq!(store.attestation("1125213722", "WDEMO001").unwrap(), None);
+
+    // Freeze windows.
+    let w = FreezeWindow { id: 0, starts: t0, ends: t1, reason: "HAA migration".into() };
+    let id = store.add_freeze(&w).unwrap();
+    assert!(store.add_freeze(&FreezeWindow { ends: t0, ..w.clone() }).is_err());
+    assert_eq!(store.freeze_windows(t0).unwrap(), vec![FreezeWindow { id, ..w }]);
+    assert!(store.freeze_windows(t1).unwrap().is_empty());
+    assert!(store.delete_freeze(id).unwrap());
+    assert!(!store.delete_freeze(id).unwrap());
+
+    // Bulletins go out once, with their emails.
+    let b = Bulletin {
+        id: 0,
+        release: "R2026Q400".into(),
+        title: "New release".into(),
+        body: "Body".into(),
+        audience: Audience::Soap,
+        scheduled: t1,
+        sent: None,
+    };
+    let bid = store.add_bulletin(&b).unwrap();
+    let before = store.outbox(1000).unwrap().len();
+    let mail = store::OutboxMessage::new(
+        t1,
+        "release_bulletin",
+        Some("WDEMO002"),
+        "a@b.example",
+        "s".into(),
+        "t".into(),
+        "h".into(),
+    );
+    assert!(store.bulletin_sent(bid, t1, std::slice::from_ref(&mail)).unwrap());
+    assert!(!store.bulletin_sent(bid, t1, &[mail]).unwrap());
+    assert_eq!(store.outbox(1000).unwrap().len(), before + 1);
+    assert_eq!(store.bulletins().unwrap(), vec![Bulletin { id: bid, sent: Some(t1), ..b }]);
+
+    // Settings.
+    assert_eq!(store.setting("relationship_rule").unwrap(), None);
+    store.put_setting("relationship_rule", "both").unwrap();
+    store.put_setting("relationship_rule", "attested").unwrap();
+    assert_eq!(store.setting("relationship_rule").unwrap().as_deref(), Some("attested"));
+    store.put_setting("relationship_rule", "declared").unwrap();
+}
+
 #[test]
 fn sqlite_conforms() {
     let dir = tempfile::tempdir().unwrap();
@@ -475,5 +633,5 @@ fn postgres_conforms() {
     assert_eq!(again.beneficiary("2DG9NX3WK42").unwrap().unwrap().last_name, "HARTWELL");
     // Each migration ran once, in this schema.
     let n: i64 = admin.query_one(&format!("SELECT count(*) FROM {schema}.schema_migrations"), &[]).unwrap().get(0);
-    assert_eq!(n, 3);
+    assert_eq!(n, 4);
 }
