@@ -58,7 +58,16 @@ pub struct Release {
     pub ppv: PpvMode,
     pub prior_usage_limit: usize,
     pub preventive: Vec<PreventiveService>,
+    /// The HDT Batch upload file name convention from this release on (D16), with the
+    /// placeholders `{ID}` (the submitter id), `{YYYYMMDD}` (the upload date) and `{NNN}` (a
+    /// three-digit sequence number); absent, the previous release's convention stays in force.
+    #[serde(default)]
+    pub hdt_batch_name: Option<String>,
 }
+
+/// The HDT Batch naming convention before any release names one (before R2020Q100, which
+/// changed it, a submitter sent at most one file a day).
+pub const HDT_BATCH_NAME_BEFORE_R2020Q100: &str = "{ID}_HDT_{YYYYMMDD}.csv";
 
 impl Release {
     pub fn preventive(&self, hcpcs: &str) -> Option<&PreventiveService> {
@@ -128,11 +137,32 @@ impl Releases {
     pub fn all(&self) -> &[Release] {
         &self.0
     }
+
+    /// The HDT Batch file name convention in force at `at` and the release that set it (`None`
+    /// when no release up to `at` names one: [`HDT_BATCH_NAME_BEFORE_R2020Q100`]).
+    pub fn hdt_batch_name(&self, at: Instant) -> (&str, Option<&Release>) {
+        let i = self.0.partition_point(|r| r.effective <= at);
+        self.0[..i]
+            .iter()
+            .rev()
+            .find_map(|r| r.hdt_batch_name.as_deref().map(|n| (n, Some(r))))
+            .unwrap_or((HDT_BATCH_NAME_BEFORE_R2020Q100, None))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hdt_batch_name_changed_with_r2020q100_and_is_inherited() {
+        let r = Releases::builtin().unwrap();
+        let at = |s: &str| Instant::parse_rfc3339(s).unwrap();
+        let (name, set_by) = r.hdt_batch_name(at("2020-03-14T19:59:59Z"));
+        assert_eq!((name, set_by.map(|r| r.id.as_str())), (HDT_BATCH_NAME_BEFORE_R2020Q100, None));
+        let (name, set_by) = r.hdt_batch_name(at("2026-11-16T09:30:00Z"));
+        assert_eq!((name, set_by.map(|r| r.id.as_str())), ("{ID}_HDTB_{YYYYMMDD}_{NNN}.csv", Some("R2020Q100")));
+    }
 
     #[test]
     fn the_shipped_releases_parse_and_switch_at_their_instants() {
