@@ -135,6 +135,11 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
+        .merge(crate::desktop::api::routes(
+            state.store.clone(),
+            state.clock.clone(),
+            state.responder.releases().clone(),
+        ))
         .with_state(state)
 }
 

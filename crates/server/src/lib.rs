@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod core;
+pub mod desktop;
 pub mod http;
 mod pipeline;
 mod recorder;

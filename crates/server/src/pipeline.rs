@@ -3,9 +3,10 @@
 
 use crate::recorder::{Done, Recorder};
 use eligibility::{Context, Facts, Instant, RelationshipState, Releases, Settings};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use store::{Outcome, Replay, Store, TransactionRecord};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use store::{AttestationState, Outcome, RelationshipRule, RelationshipStatus, Replay, Store, TransactionRecord};
 use x12::{Checked, Delimiters, OutboundEnvelope, Rules};
 
 /// What the answer is.
@@ -56,7 +57,14 @@ pub struct Responder {
     /// ISA13/GS06 of the answers.
     control: AtomicU32,
     recorder: Recorder,
+    /// The relationship rule (declared, attested or both) and when it was read: an operator
+    /// setting that may change at run time, on any node, so it is read again after
+    /// [`RULE_TTL`] instead of on every request.
+    rule: Mutex<Option<(RelationshipRule, std::time::Instant)>>,
 }
+
+/// How long the relationship rule read from the store is trusted.
+const RULE_TTL: Duration = Duration::from_secs(1);
 
 /// The id this system answers as (ISA08 of every inbound interchange, ISA06 of every answer).
 pub const RECEIVER_ID: &str = "CMS";
@@ -65,11 +73,44 @@ impl Responder {
     pub fn new(store: Arc<dyn Store>, releases: Releases, settings: Settings) -> Result<Responder, store::StoreError> {
         let cost_sharing = store.cost_sharing()?;
         let recorder = Recorder::start(store.clone());
-        Ok(Responder { store, releases, settings, cost_sharing, control: AtomicU32::new(1), recorder })
+        Ok(Responder {
+            store,
+            releases,
+            settings,
+            cost_sharing,
+            control: AtomicU32::new(1),
+            recorder,
+            rule: Mutex::new(None),
+        })
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The releases the answers follow (the desktop shows which HDT Batch convention is in
+    /// force from them).
+    pub fn releases(&self) -> &Releases {
+        &self.releases
+    }
+
+    /// The relationship rule in force (the `relationship_rule` setting; `declared` when unset).
+    fn relationship_rule(&self) -> Result<RelationshipRule, store::StoreError> {
+        let mut cached = self.rule.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((rule, read)) = *cached
+            && read.elapsed() < RULE_TTL
+        {
+            return Ok(rule);
+        }
+        let rule = match self.store.setting(RelationshipRule::SETTING)? {
+            Some(text) => RelationshipRule::parse(&text).unwrap_or_else(|| {
+                tracing::warn!(value = %text, "unknown relationship_rule setting; using declared");
+                RelationshipRule::Declared
+            }),
+            None => RelationshipRule::Declared,
+        };
+        *cached = Some((rule, std::time::Instant::now()));
+        Ok(rule)
     }
 
     fn next_control(&self) -> u32 {
@@ -199,10 +240,30 @@ impl Responder {
         day: x12::Date,
     ) -> Result<Found, store::StoreError> {
         let provider = self.store.provider(keys.npi)?;
-        let relationship = match self.store.relationship(submitter, keys.npi)? {
+        let declared = self.store.relationship(submitter, keys.npi)?;
+        let declared_state = match &declared {
             Some(r) if r.active_on(day) => RelationshipState::Active,
-            Some(r) if r.status == store::RelationshipStatus::Suspended => RelationshipState::Suspended,
+            Some(r) if r.status == RelationshipStatus::Suspended => RelationshipState::Suspended,
             _ => RelationshipState::Missing,
+        };
+        // AAA 41 per the relationship rule (domain §5.6). A relationship suspended for repeated
+        // inquiries (D15) or ended for good stays refused whatever the provider attests: the
+        // declared relationship is the unit of suspension.
+        let relationship = match self.relationship_rule()? {
+            RelationshipRule::Declared => declared_state,
+            _ if declared_state == RelationshipState::Suspended => RelationshipState::Suspended,
+            _ if declared.as_ref().is_some_and(|r| r.status == RelationshipStatus::Permanent) => {
+                RelationshipState::Missing
+            }
+            rule => {
+                let attested =
+                    self.store.attestation(keys.npi, submitter)?.is_some_and(|a| a.state == AttestationState::Attested);
+                match (rule, attested, declared_state) {
+                    (RelationshipRule::Attested, true, _) => RelationshipState::Active,
+                    (RelationshipRule::Both, true, RelationshipState::Active) => RelationshipState::Active,
+                    _ => RelationshipState::Missing,
+                }
+            }
         };
         let beneficiary = match &keys.mbi {
             Some(mbi) => self.store.beneficiary(mbi)?,
