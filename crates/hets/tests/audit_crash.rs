@@ -7,7 +7,7 @@ use eligibility::{Instant, SubmitterSeed, SubmitterStatus};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-use store::{Outcome, Store, TransactionRecord};
+use store::{Outcome, TransactionRecord};
 
 const SUBMITTERS: usize = 60;
 const PER_SUBMITTER: usize = 3000;
