@@ -18,6 +18,9 @@ const PERSONAS: &str = include_str!("../../../data/personas.toml");
 /// The synthetic population `--demo` adds to the personas: enough to feel real, seeded in
 /// seconds.
 const DEMO_POPULATION: u64 = 20_000;
+/// The demo desktop users' passwords (docs/desktop.md): `wdemo001`… and `helpdesk`.
+const DEMO_DESKTOP_PASSWORD: &str = "demo-desktop-pass";
+const DEMO_HELPDESK_PASSWORD: &str = "demo-helpdesk-pass";
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -62,6 +65,10 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
         .with_context(|| format!("opening the database {}", crate::respond::redact(&config.db)))?;
     if args.demo && store.counts()?.beneficiaries == 0 {
         seed_demo(store.as_ref())?;
+    }
+    // Also for a demo database seeded before the desktop existed.
+    if args.demo && store.desktop_user("helpdesk")?.is_none() {
+        seed_demo_desktop_users(store.as_ref())?;
     }
     let responder = Arc::new(Responder::new(store.clone(), Releases::builtin()?, Settings::default())?);
     let state = AppState::new(responder.clone(), config.server());
@@ -197,6 +204,32 @@ fn seed_demo(store: &dyn store::Store) -> Result<()> {
     Ok(())
 }
 
+/// The demo's desktop users: one per demo submitter (its id in lower case) and the help desk,
+/// with the passwords of docs/desktop.md.
+fn seed_demo_desktop_users(store: &dyn store::Store) -> Result<()> {
+    let personas = Personas::from_toml(PERSONAS).context("the built-in personas")?;
+    let mut users: Vec<store::NewDesktopUser> = personas
+        .submitters
+        .iter()
+        .map(|s| store::NewDesktopUser {
+            username: s.id.to_ascii_lowercase(),
+            role: store::DesktopRole::Submitter,
+            submitter: Some(s.id.clone()),
+            password: DEMO_DESKTOP_PASSWORD.into(),
+        })
+        .collect();
+    users.push(store::NewDesktopUser {
+        username: "helpdesk".into(),
+        role: store::DesktopRole::Admin,
+        submitter: None,
+        password: DEMO_HELPDESK_PASSWORD.into(),
+    });
+    for u in &users {
+        store.put_desktop_user(u, now_minus(0)).context("creating the demo desktop users")?;
+    }
+    Ok(())
+}
+
 fn print_banner(scheme: &str, addr: SocketAddr, demo: bool) {
     let base = format!("{scheme}://{addr}");
     println!("hets serve: listening on {base}");
@@ -205,6 +238,12 @@ fn print_banner(scheme: &str, addr: SocketAddr, demo: bool) {
     println!("  health    GET  {base}/healthz   {base}/readyz   {base}/metrics");
     if demo {
         println!("demo submitter: user WDEMO001, password demo-clearinghouse-pass");
+        println!(
+            "desktop API (docs/desktop.md, {base}/api/openapi.json): users wdemo001..wdemo004, password {DEMO_DESKTOP_PASSWORD}; help desk: helpdesk, password {DEMO_HELPDESK_PASSWORD}"
+        );
+        println!(
+            "  curl -s {base}/api/session -d '{{\"username\":\"wdemo001\",\"password\":\"{DEMO_DESKTOP_PASSWORD}\"}}'"
+        );
         println!("try it:");
         println!(
             "  cargo run -p hets -- send --url {base} --user WDEMO001 --password demo-clearinghouse-pass --mode soap \\\n    --npi 1125213722 --mbi 2DG9NX3WK42 --last HARTWELL --first MARGARET --dob 1951-03-14"
