@@ -71,7 +71,7 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
         seed_demo_desktop_users(store.as_ref())?;
     }
     let responder = Arc::new(Responder::new(store.clone(), Releases::builtin()?, Settings::default())?);
-    let state = AppState::new(responder.clone(), config.server());
+
     let tls = match config.tls()? {
         Some(files) => Some(tokio_rustls::TlsAcceptor::from(server::tls::server_config(&files)?)),
         None => None,
@@ -93,6 +93,13 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
         Arc::new(SystemClock),
         compliance_config.helpdesk.clone(),
     ));
+    let state = AppState::with_compliance(
+        responder.clone(),
+        config.server(),
+        Arc::new(SystemClock),
+        scheduled.clone(),
+        &compliance_config.helpdesk,
+    );
     let mailer = match &config.smtp {
         Some(smtp) => Some(Mailer::new(smtp).context("the [smtp] configuration")?),
         None => None,

@@ -15,7 +15,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::{get, post};
-use compliance::{Clock, SystemClock};
+use compliance::{Clock, Compliance, Policy, SystemClock};
 use eligibility::{Instant, SubmitterStatus};
 use http_body_util::BodyExt;
 use std::collections::HashMap;
@@ -84,6 +84,8 @@ pub struct AppState {
     /// The transaction instant and the instant against which suspensions and maintenance
     /// windows are judged (tests move it).
     clock: Arc<dyn Clock>,
+    /// The desktop and admin API's service layer.
+    desktop: Arc<crate::desktop::DesktopService>,
 }
 
 impl AppState {
@@ -91,9 +93,32 @@ impl AppState {
         AppState::with_clock(responder, config, Arc::new(SystemClock))
     }
 
+    /// With the default compliance policy and help desk (tests).
     pub fn with_clock(responder: Arc<Responder>, config: Config, clock: Arc<dyn Clock>) -> Arc<AppState> {
+        let helpdesk = compliance::service::DEFAULT_HELPDESK;
+        let c = Arc::new(Compliance::new(responder.store().clone(), Policy::default(), clock.clone(), helpdesk));
+        AppState::with_compliance(responder, config, clock, c, helpdesk)
+    }
+
+    /// With the compliance service `hets serve` configured (its policy and help desk), which the
+    /// desktop and the admin API act through.
+    pub fn with_compliance(
+        responder: Arc<Responder>,
+        config: Config,
+        clock: Arc<dyn Clock>,
+        compliance: Arc<Compliance>,
+        helpdesk: &str,
+    ) -> Arc<AppState> {
         let store = responder.store().clone();
+        let desktop = Arc::new(crate::desktop::DesktopService::new(
+            store.clone(),
+            compliance,
+            clock.clone(),
+            responder.releases().clone(),
+            helpdesk,
+        ));
         Arc::new(AppState {
+            desktop,
             clock,
             responder,
             store,
@@ -135,11 +160,7 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .merge(crate::desktop::api::routes(
-            state.store.clone(),
-            state.clock.clone(),
-            state.responder.releases().clone(),
-        ))
+        .merge(crate::desktop::api::router(state.desktop.clone()))
         .with_state(state)
 }
 

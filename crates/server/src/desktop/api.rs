@@ -19,14 +19,14 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use compliance::{CapForm, Clock, Compliance, Policy};
-use eligibility::{Instant, Releases};
+use compliance::CapForm;
+use eligibility::Instant;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
-use store::{Audience, DesktopRole, NewDesktopUser, RelationshipRule, Store};
+use store::{Audience, DesktopRole, NewDesktopUser, RelationshipRule};
 
 /// The OpenAPI 3.0 description of this API.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -36,24 +36,8 @@ pub const COOKIE: &str = "hets_session";
 
 type Api = Arc<DesktopService>;
 
-/// The API's routes over a store and a clock, with a compliance service of the default policy.
-pub fn routes<S: Clone + Send + Sync + 'static>(
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    releases: Releases,
-) -> axum::Router<S> {
-    let compliance = Arc::new(Compliance::new(
-        store.clone(),
-        Policy::default(),
-        clock.clone(),
-        compliance::service::DEFAULT_HELPDESK,
-    ));
-    let service =
-        Arc::new(DesktopService::new(store, compliance, clock, releases, compliance::service::DEFAULT_HELPDESK));
-    router(service)
-}
-
-/// The API's routes over a service (tests build theirs with their own clock and policy).
+/// The API's routes over a service (`AppState` holds the one `hets serve` configured; tests build
+/// theirs with their own clock and policy).
 pub fn router<S: Clone + Send + Sync + 'static>(service: Arc<DesktopService>) -> axum::Router<S> {
     spawn_bulletin_sender(Arc::downgrade(&service));
     axum::Router::new()
