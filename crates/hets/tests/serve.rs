@@ -102,3 +102,66 @@ fn sigkill_during_load_loses_no_delivered_record() {
     );
     assert!(store.counts().unwrap().transactions > delivered.len() as u64);
 }
+
+/// Two `hets serve` processes on one PostgreSQL database: a suspension made by a third process
+/// (`hets submitter suspend`, as the help desk would) is enforced by both within 5 seconds.
+#[test]
+fn two_serve_processes_share_postgresql() {
+    let Ok(base) = std::env::var("HETS_TEST_POSTGRES_URL") else {
+        eprintln!("HETS_TEST_POSTGRES_URL is not set: the multi-process test is skipped");
+        return;
+    };
+    let schema = format!("hets_procs_{}", std::process::id());
+    let mut admin = postgres::Client::connect(&base, postgres::NoTls).expect("PostgreSQL at HETS_TEST_POSTGRES_URL");
+    admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    let seeded = Command::new(HETS)
+        .args(["seed", "--demo", "--beneficiaries", "100", "--db", &url])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(seeded.success());
+    let nodes: Vec<(u16, std::process::Child)> = (0..2)
+        .map(|_| {
+            let port = free_port();
+            let child = Command::new(HETS)
+                .args(["serve", "--db", &url, "--listen", &format!("127.0.0.1:{port}")])
+                .env("HETS_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            (port, child)
+        })
+        .collect();
+    let next = AtomicU64::new(1);
+    let id = || format!("00000000-0000-4000-9000-{:012}", next.fetch_add(1, Ordering::Relaxed));
+    for (port, _) in &nodes {
+        let started = Instant::now();
+        while request(*port, &id()) != Some(200) {
+            assert!(started.elapsed() < Duration::from_secs(30), "node on {port} never answered");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let suspended = Command::new(HETS)
+        .args(["submitter", "suspend", "WDEMO001", "--until", "2099-01-01T00:00:00Z"])
+        .args(["--reason", "multi-node test", "--admin", "ops", "--db", &url])
+        .output()
+        .unwrap();
+    assert!(suspended.status.success(), "{}", String::from_utf8_lossy(&suspended.stderr));
+    let at = Instant::now();
+    for (port, _) in &nodes {
+        while request(*port, &id()) != Some(403) {
+            assert!(at.elapsed() < Duration::from_secs(5), "node on {port} still answers 5 s after the suspension");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    eprintln!("both nodes refused WDEMO001 {:?} after the suspension", at.elapsed());
+    for (_, mut child) in nodes {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let _ = admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+}
