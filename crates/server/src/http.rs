@@ -161,6 +161,7 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .merge(crate::desktop::api::router(state.desktop.clone()))
+        .merge(crate::desktop::pages::router(state.desktop.clone(), state.responder.clone()))
         .with_state(state)
 }
 

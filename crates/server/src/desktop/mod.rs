@@ -12,6 +12,8 @@
 
 pub mod api;
 pub mod batch;
+pub mod lookup;
+pub mod pages;
 
 use compliance::mail::{self, NoticeKind, Vars};
 use compliance::{CapForm, Clock, Compliance, ComplianceError, SubmitterEvent, service::when};
