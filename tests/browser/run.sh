@@ -9,7 +9,9 @@ cd "$root"
 die() { echo "tests/browser/run.sh: $*" >&2; exit 1; }
 
 hets="${CARGO_TARGET_DIR:-target}/debug/hets"
-[ -x "$hets" ] || cargo build -p hets -j2 || die "building hets failed"
+# Always (re)build: a stale binary would test yesterday's pages. Nothing to do when it is current.
+cargo build -q -p hets -j2 || die "building hets failed"
+[ -x "$hets" ] || die "no hets binary at $hets"
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || die "Chromium is missing at ${CHROMIUM:-/usr/bin/chromium} (apt-get install -y chromium)"
 [ -d tests/browser/node_modules/playwright-core ] || die "playwright-core is missing: npm ci --prefix tests/browser"
 

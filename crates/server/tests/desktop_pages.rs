@@ -1,0 +1,421 @@
+//! The desktop's HTML pages over real HTTP on loopback, against a real SQLite store: one
+//! submitter walled off from another by direct URL, the help desk's pages closed to submitter
+//! users, CSRF tokens on every form, the session cookie's attributes, lockout after five wrong
+//! passwords, and no PHI in the logs of a beneficiary lookup.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use compliance::ManualClock;
+use eligibility::{Instant, Personas, Releases, Settings};
+use server::Responder;
+use server::http::{AppState, Config};
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use store::{DesktopRole, NewDesktopUser, Store};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const NOW: &str = "2026-12-01T17:00:00Z";
+const PASSWORD: &str = "desktop-test-pass";
+
+struct World {
+    addr: SocketAddr,
+    store: Arc<dyn Store>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+    _dir: tempfile::TempDir,
+}
+
+fn at(s: &str) -> Instant {
+    Instant::parse_rfc3339(s).unwrap()
+}
+
+fn sync<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
+async fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("hets.db").display());
+    let store = sync(|| store::open(&url)).unwrap();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/personas.toml")).unwrap();
+    sync(|| {
+        store::load_personas(store.as_ref(), &Personas::from_toml(&text).unwrap()).unwrap();
+        for (name, submitter) in [("wdemo001", Some("WDEMO001")), ("wdemo002", Some("WDEMO002")), ("helpdesk", None)] {
+            store
+                .put_desktop_user(
+                    &NewDesktopUser {
+                        username: name.to_string(),
+                        role: if submitter.is_some() { DesktopRole::Submitter } else { DesktopRole::Admin },
+                        submitter: submitter.map(str::to_string),
+                        password: PASSWORD.into(),
+                    },
+                    at(NOW),
+                )
+                .unwrap();
+        }
+    });
+    let clock = Arc::new(ManualClock::new(at(NOW)));
+    let responder =
+        sync(|| Arc::new(Responder::new(store.clone(), Releases::builtin().unwrap(), Settings::default()).unwrap()));
+    let config = Config { status_ttl: Duration::ZERO, ..Config::default() };
+    let state = AppState::with_clock(responder, config, clock);
+    let (addr, stop, _task) = server::http::spawn("127.0.0.1:0".parse().unwrap(), state, None).await.unwrap();
+    World { addr, store, _stop: stop, _dir: dir }
+}
+
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: HashMap<String, String>,
+    body: String,
+}
+
+async fn http(addr: SocketAddr, method: &str, path: &str, extra: &[(&str, &str)], body: &str) -> Reply {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in extra {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(body.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), s.read_to_end(&mut out)).await.unwrap().unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Reply { status, headers, body: body.to_string() }
+}
+
+fn form(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| {
+            let enc: String = v
+                .bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect();
+            format!("{k}={enc}")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+async fn sign_in_raw(addr: SocketAddr, user: &str, password: &str) -> Reply {
+    let body = form(&[("username", user), ("password", password)]);
+    http(addr, "POST", "/desktop/signin", &[("Content-Type", "application/x-www-form-urlencoded")], &body).await
+}
+
+/// A browser-like session: the cookie and the CSRF token the pages carry.
+struct Browser {
+    addr: SocketAddr,
+    cookie: String,
+    csrf: String,
+}
+
+impl Browser {
+    async fn sign_in(addr: SocketAddr, user: &str) -> Browser {
+        let r = sign_in_raw(addr, user, PASSWORD).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let set = &r.headers["set-cookie"];
+        let cookie = set.split(';').next().unwrap().to_string();
+        let mut b = Browser { addr, cookie, csrf: String::new() };
+        let home = b.get("/desktop").await;
+        let to = home.headers["location"].clone();
+        let page = b.get(&to).await;
+        b.csrf = csrf_of(&page.body);
+        b
+    }
+
+    async fn get(&self, path: &str) -> Reply {
+        http(self.addr, "GET", path, &[("Cookie", &self.cookie)], "").await
+    }
+
+    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let body = form(fields);
+        http(
+            self.addr,
+            "POST",
+            path,
+            &[("Cookie", &self.cookie), ("Content-Type", "application/x-www-form-urlencoded")],
+            &body,
+        )
+        .await
+    }
+}
+
+fn csrf_of(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submitter_cannot_see_or_change_another_submitters_data_by_direct_url() {
+    let w = world().await;
+    let one = Browser::sign_in(w.addr, "wdemo001").await;
+    for path in [
+        "/desktop/s/WDEMO002",
+        "/desktop/s/WDEMO002/relationships",
+        "/desktop/s/WDEMO002/relationships/1125213722",
+        "/desktop/s/WDEMO002/relationships/1125213722/delete",
+        "/desktop/s/WDEMO002/batch",
+        "/desktop/s/WDEMO002/caps",
+        "/desktop/s/WDEMO002/usage",
+        "/desktop/s/WDEMO002/lookup",
+        "/desktop/s/NOSUCH/relationships",
+    ] {
+        let r = one.get(path).await;
+        assert_eq!(r.status, 404, "{path}");
+        assert!(!r.body.contains("1125213722</td>"), "{path} shows nothing of WDEMO002's");
+    }
+    // The same message for another submitter as for one that does not exist.
+    let other = one.get("/desktop/s/WDEMO002/relationships").await;
+    assert!(other.body.contains("no submitter WDEMO002"), "{}", other.body);
+
+    let csrf = one.csrf.clone();
+    let add = one
+        .post(
+            "/desktop/s/WDEMO002/relationships",
+            &[("csrf", &csrf), ("npi", "2298510209"), ("effective_date", "2026-01-01")],
+        )
+        .await;
+    assert_eq!(add.status, 404);
+    assert!(sync(|| w.store.relationship("WDEMO002", "2298510209")).unwrap().is_none());
+    let del = one.post("/desktop/s/WDEMO002/relationships/1125213722/delete", &[("csrf", &csrf)]).await;
+    assert_eq!(del.status, 404);
+    let edit = one
+        .post("/desktop/s/WDEMO002/relationships/1125213722", &[("csrf", &csrf), ("effective_date", "2020-01-01")])
+        .await;
+    assert_eq!(edit.status, 404);
+    assert!(sync(|| w.store.relationship("WDEMO002", "1125213722")).unwrap().is_some());
+    let cap = one
+        .post(
+            "/desktop/s/WDEMO002/caps",
+            &[
+                ("csrf", &csrf),
+                ("subject", "submitter"),
+                ("understanding", "u"),
+                ("steps", "s"),
+                ("expected_reduction", "r"),
+            ],
+        )
+        .await;
+    assert_eq!(cap.status, 404);
+
+    // The help desk's pages are closed to submitter users.
+    for path in [
+        "/desktop/admin/submitters",
+        "/desktop/admin/caps",
+        "/desktop/admin/audits",
+        "/desktop/admin/windows",
+        "/desktop/admin/bulletins",
+        "/desktop/admin/outbox",
+        "/desktop/admin/availability",
+        "/desktop/admin/users",
+    ] {
+        assert_eq!(one.get(path).await.status, 403, "{path}");
+    }
+    let standing = one
+        .post(
+            "/desktop/admin/submitters/WDEMO002/standing",
+            &[("csrf", &csrf), ("action", "terminate"), ("reason", "x")],
+        )
+        .await;
+    assert_eq!(standing.status, 403);
+    let freeze = one
+        .post(
+            "/desktop/admin/freezes",
+            &[
+                ("csrf", &csrf),
+                ("freeze_starts", "2026-12-01T00:00:00Z"),
+                ("freeze_ends", "2026-12-02T00:00:00Z"),
+                ("freeze_reason", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(freeze.status, 403);
+    let s = sync(|| w.store.submitter("WDEMO002")).unwrap().unwrap();
+    assert_eq!(s.status, eligibility::SubmitterStatus::Active);
+
+    // Its own data is there, and the help desk sees every submitter's.
+    assert_eq!(one.get("/desktop/s/WDEMO001/relationships").await.status, 200);
+    let admin = Browser::sign_in(w.addr, "helpdesk").await;
+    let theirs = admin.get("/desktop/s/WDEMO002/relationships").await;
+    assert_eq!(theirs.status, 200);
+    assert!(theirs.body.contains("1125213722"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forms_without_the_right_csrf_token_are_refused() {
+    let w = world().await;
+    let one = Browser::sign_in(w.addr, "wdemo001").await;
+    let fields = [("npi", "2298510209"), ("effective_date", "2026-01-01")];
+    let none = one.post("/desktop/s/WDEMO001/relationships", &fields).await;
+    assert_eq!(none.status, 403);
+    assert!(none.body.contains("CSRF"), "{}", none.body);
+    let mut wrong = vec![("csrf", "0123456789abcdef")];
+    wrong.extend(fields);
+    assert_eq!(one.post("/desktop/s/WDEMO001/relationships", &wrong).await.status, 403);
+    // Another session's token is as wrong as any.
+    let two = Browser::sign_in(w.addr, "wdemo002").await;
+    let mut theirs = vec![("csrf", two.csrf.as_str())];
+    theirs.extend(fields);
+    assert_eq!(one.post("/desktop/s/WDEMO001/relationships", &theirs).await.status, 403);
+    assert!(sync(|| w.store.relationship("WDEMO001", "2298510209")).unwrap().is_none());
+    // Signing out needs it too.
+    assert_eq!(one.post("/desktop/signout", &[]).await.status, 403);
+
+    let csrf = one.csrf.clone();
+    let mut right = vec![("csrf", csrf.as_str())];
+    right.extend(fields);
+    let ok = one.post("/desktop/s/WDEMO001/relationships", &right).await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    assert!(sync(|| w.store.relationship("WDEMO001", "2298510209")).unwrap().is_some());
+
+    // An invalid NPI: the service's message next to the field, nothing saved.
+    let bad = one
+        .post(
+            "/desktop/s/WDEMO001/relationships",
+            &[("csrf", &csrf), ("npi", "1125213723"), ("effective_date", "2026-01-01")],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("id=\"npi-error\""), "{}", bad.body);
+    assert!(bad.body.contains("NPI 1125213723 is not valid: its check digit is wrong"));
+
+    // Without a session a form goes back to sign-in.
+    let anon = http(
+        w.addr,
+        "POST",
+        "/desktop/s/WDEMO001/relationships",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &form(&[("csrf", &csrf)]),
+    )
+    .await;
+    assert_eq!(anon.status, 303);
+    assert!(anon.headers["location"].starts_with("/desktop/signin"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_cookie_is_secure_httponly_and_samesite() {
+    let w = world().await;
+    let r = sign_in_raw(w.addr, "wdemo001", PASSWORD).await;
+    assert_eq!(r.status, 303);
+    let cookie = &r.headers["set-cookie"];
+    assert!(cookie.starts_with("hets_session="), "{cookie}");
+    for attr in ["Path=/", "HttpOnly", "Secure", "SameSite=Strict"] {
+        assert!(cookie.split("; ").any(|a| a == attr), "{attr} in {cookie}");
+    }
+    let b = Browser::sign_in(w.addr, "wdemo001").await;
+    let out = b.post("/desktop/signout", &[("csrf", &b.csrf)]).await;
+    assert_eq!(out.status, 303);
+    let gone = &out.headers["set-cookie"];
+    assert!(gone.contains("Max-Age=0") && gone.contains("HttpOnly") && gone.contains("Secure"), "{gone}");
+    // The session is over on the server too.
+    assert_eq!(b.get("/desktop/s/WDEMO001").await.status, 303);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_wrong_passwords_lock_the_account() {
+    let w = world().await;
+    for i in 1..=4 {
+        let r = sign_in_raw(w.addr, "wdemo002", "not-the-password").await;
+        assert_eq!(r.status, 401, "attempt {i}");
+        assert!(r.body.contains("wrong username or password"));
+    }
+    let fifth = sign_in_raw(w.addr, "wdemo002", "not-the-password").await;
+    assert_eq!(fifth.status, 423);
+    assert!(
+        fifth.body.contains("the account is locked after too many wrong passwords until 2026-12-01 17:30 UTC"),
+        "{}",
+        fifth.body
+    );
+    let right = sign_in_raw(w.addr, "wdemo002", PASSWORD).await;
+    assert_eq!(right.status, 423);
+    assert!(!right.headers.contains_key("set-cookie"));
+    // Another account is not affected.
+    assert_eq!(sign_in_raw(w.addr, "wdemo001", PASSWORD).await.status, 303);
+}
+
+/// Everything every thread logs during this test binary, at every level.
+fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || Sink(writer.clone()))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        buf
+    })
+    .clone()
+}
+
+struct Sink(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Sink {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_beneficiary_lookup_answers_the_plan_and_logs_no_phi() {
+    let logs = captured_logs();
+    let w = world().await;
+    let one = Browser::sign_in(w.addr, "wdemo001").await;
+    let page = one
+        .post(
+            "/desktop/s/WDEMO001/lookup",
+            &[
+                ("csrf", &one.csrf),
+                ("npi", "1125213722"),
+                ("mbi", "4VQ3C55WU99"),
+                ("last", "OKAFOR"),
+                ("first", "DANIEL"),
+                ("dob", "1954-09-02"),
+                ("date", "2026-12-01"),
+                ("services", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("id=\"explanation\""));
+    assert!(page.body.contains("BLUE HARBOR ADVANTAGE"));
+    assert!(page.body.contains("id=\"raw271\""));
+    // The lookup is a transaction like any other, recorded for the audits.
+    let mut n = 0;
+    sync(|| {
+        w.store.scan_transactions("WDEMO001", at("2026-12-01T00:00:00Z"), at("2026-12-02T00:00:00Z"), &mut |_| n += 1)
+    })
+    .unwrap();
+    assert_eq!(n, 1);
+
+    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("desktop beneficiary lookup"), "the lookup is logged:\n{text}");
+    for phi in ["4VQ3C55WU99", "OKAFOR", "DANIEL", "Okafor", "1954-09-02", "19540902"] {
+        assert!(!text.contains(phi), "{phi} in the logs:\n{text}");
+    }
+}
