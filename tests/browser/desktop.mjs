@@ -277,6 +277,22 @@ await scenario('a CAP submitted by a submitter and accepted by the help desk', a
   await two.context().close();
 });
 
+await scenario('a bulletin composed for MIME submitters and sent lands in the outbox', async () => {
+  await adm.goto(`${BASE}/desktop/admin/bulletins`);
+  await adm.getByLabel('Audience').selectOption('mime');
+  await adm.getByLabel('Send at').fill('2099-01-01T00:00:00Z');
+  await adm.getByLabel('Title').fill('Browser test bulletin');
+  await adm.getByLabel('Text').fill('Nothing changes for you.');
+  await adm.getByRole('button', { name: 'Save bulletin' }).click();
+  await adm.getByText('Bulletin saved').waitFor();
+  const row = adm.locator('#bulletins tr', { hasText: 'Browser test bulletin' });
+  assert.match(await row.textContent(), /mime.*2099-01-01 00:00 UTC.*not yet/);
+  await row.getByRole('button', { name: 'Send now' }).click();
+  await adm.getByText(/Bulletin sent: \d+ emails queued/).waitFor();
+  await adm.goto(`${BASE}/desktop/admin/outbox`);
+  assert.ok(await adm.locator('#outbox tr', { hasText: 'release_bulletin' }).count() >= 1);
+});
+
 await scenario('the help desk pages render', async () => {
   for (const [p, name] of [['audits', '13-admin-audits'], ['bulletins', '14-admin-bulletins'],
     ['outbox', '15-admin-outbox'], ['availability', '16-admin-availability']]) {

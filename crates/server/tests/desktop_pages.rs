@@ -115,9 +115,14 @@ fn form(fields: &[(&str, &str)]) -> String {
         .join("&")
 }
 
+/// Signs in as a browser does: the form first (its CSRF cookie and field), then the POST.
 async fn sign_in_raw(addr: SocketAddr, user: &str, password: &str) -> Reply {
-    let body = form(&[("username", user), ("password", password)]);
-    http(addr, "POST", "/desktop/signin", &[("Content-Type", "application/x-www-form-urlencoded")], &body).await
+    let page = http(addr, "GET", "/desktop/signin", &[], "").await;
+    let cookie = page.headers["set-cookie"].split(';').next().unwrap().to_string();
+    assert!(cookie.starts_with("hets_signin="), "{cookie}");
+    let body = form(&[("csrf", &csrf_of(&page.body)), ("username", user), ("password", password)]);
+    let headers = [("Cookie", cookie.as_str()), ("Content-Type", "application/x-www-form-urlencoded")];
+    http(addr, "POST", "/desktop/signin", &headers, &body).await
 }
 
 /// A browser-like session: the cookie and the CSRF token the pages carry.
@@ -330,6 +335,20 @@ async fn the_session_cookie_is_secure_httponly_and_samesite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_form_needs_its_own_csrf_token() {
+    let w = world().await;
+    let body = form(&[("username", "wdemo001"), ("password", PASSWORD)]);
+    let ct = ("Content-Type", "application/x-www-form-urlencoded");
+    let bare = http(w.addr, "POST", "/desktop/signin", &[ct], &body).await;
+    assert_eq!(bare.status, 403);
+    assert!(!bare.headers.get("set-cookie").is_some_and(|c| c.starts_with("hets_session=")));
+    let forged = form(&[("csrf", "abc"), ("username", "wdemo001"), ("password", PASSWORD)]);
+    let r = http(w.addr, "POST", "/desktop/signin", &[("Cookie", "hets_signin=def"), ct], &forged).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(sign_in_raw(w.addr, "wdemo001", PASSWORD).await.status, 303);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_wrong_passwords_lock_the_account() {
     let w = world().await;
     for i in 1..=4 {
@@ -346,7 +365,7 @@ async fn five_wrong_passwords_lock_the_account() {
     );
     let right = sign_in_raw(w.addr, "wdemo002", PASSWORD).await;
     assert_eq!(right.status, 423);
-    assert!(!right.headers.contains_key("set-cookie"));
+    assert!(!right.headers.get("set-cookie").is_some_and(|c| c.starts_with("hets_session=")), "no session");
     // Another account is not affected.
     assert_eq!(sign_in_raw(w.addr, "wdemo001", PASSWORD).await.status, 303);
 }

@@ -24,6 +24,7 @@ use compliance::service::when;
 use eligibility::Instant;
 use maud::{DOCTYPE, Markup, html};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use x12::Date;
 
@@ -40,6 +41,8 @@ struct Pages {
     responder: Arc<Responder>,
     /// username → (result file name, result file). One per user: the page offers the latest.
     results: Arc<Mutex<HashMap<String, (String, String)>>>,
+    /// ISA13 of the lookups' 270s, so two lookups in one second differ.
+    control: Arc<AtomicU32>,
 }
 
 /// The pages' routes over the service and the responder `hets serve` configured.
@@ -47,7 +50,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(
     svc: Arc<DesktopService>,
     responder: Arc<Responder>,
 ) -> axum::Router<S> {
-    let st = Pages { svc, responder, results: Arc::new(Mutex::new(HashMap::new())) };
+    let st =
+        Pages { svc, responder, results: Arc::new(Mutex::new(HashMap::new())), control: Arc::new(AtomicU32::new(1)) };
     axum::Router::new()
         .route("/desktop", get(home))
         .route("/desktop/", get(home))
@@ -343,12 +347,21 @@ async fn home(State(st): State<Pages>, headers: HeaderMap) -> Response {
     done.unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
+/// The sign-in form's own CSRF cookie: there is no session yet, so the form's token is checked
+/// against a cookie set with the form (another site can neither read nor set it), which keeps a
+/// forged form from signing a browser into someone else's account.
+const SIGNIN_COOKIE: &str = "hets_signin";
+
 fn signin_form(status: StatusCode, username: &str, error: Option<&str>, note: Option<&str>) -> Response {
+    let Ok(token) = store::desktop::new_token() else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "the service failed; try again").into_response();
+    };
     let body = html! {
         div.signin.card {
             (alert_ok(note))
             (alert_error(error))
             form method="post" action="/desktop/signin" {
+                input type="hidden" name="csrf" value=(token);
                 (input("username", "Username", "text", username, None, None))
                 div.field {
                     label for="password" { "Password" }
@@ -359,7 +372,12 @@ fn signin_form(status: StatusCode, username: &str, error: Option<&str>, note: Op
             p.hint { "Five wrong passwords in a row lock the account for 30 minutes. A session ends after 30 idle minutes." }
         }
     };
-    page(status, "Sign in", None, "", body)
+    let mut r = page(status, "Sign in", None, "", body);
+    let cookie = format!("{SIGNIN_COOKIE}={token}; Path=/desktop/signin; HttpOnly; Secure; SameSite=Strict");
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
 }
 
 async fn signin_page(Query(q): Query<Fields>) -> Response {
@@ -368,9 +386,26 @@ async fn signin_page(Query(q): Query<Fields>) -> Response {
     signin_form(StatusCode::OK, "", None, note)
 }
 
-async fn signin(State(st): State<Pages>, Form(form): Form<Fields>) -> Response {
+fn signin_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(SIGNIN_COOKIE).and_then(|r| r.strip_prefix('=')))
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+}
+
+async fn signin(State(st): State<Pages>, headers: HeaderMap, Form(form): Form<Fields>) -> Response {
+    let expected = signin_cookie(&headers);
     let done = tokio::task::spawn_blocking(move || {
         let username = field(&form, "username").to_string();
+        let sent = form.get("csrf").map_or("", String::as_str);
+        if !expected.is_some_and(|e| constant_time_eq(e.as_bytes(), sent.as_bytes())) {
+            let m = "this sign-in form has expired or did not come from this site; try again";
+            return signin_form(StatusCode::FORBIDDEN, &username, Some(m), None);
+        }
         let password = form.get("password").cloned().unwrap_or_default();
         match st.svc.sign_in(&username, &password) {
             Ok(s) => {
@@ -1202,7 +1237,8 @@ async fn lookup(
         let (today, time) = super::lookup::x12_now(now);
         let person = super::lookup::Person { mbi, last, first, dob, npi: npi.to_string() };
         let question = super::lookup::Question { period: Some((date, date)), services, hcpcs: Vec::new() };
-        let control = (now.unix_seconds.rem_euclid(1_000_000_000)) as u32;
+        // ISA13 is nine digits.
+        let control = st.control.fetch_add(1, Ordering::Relaxed) % 1_000_000_000;
         let payload = super::lookup::build_270(
             &id,
             super::super::pipeline::RECEIVER_ID,

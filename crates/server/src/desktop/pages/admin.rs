@@ -521,8 +521,8 @@ async fn outbox(State(st): State<Pages>, headers: HeaderMap) -> Response {
                         @for m in &rows {
                             tr {
                                 td { (when(m.created)) } td { (m.kind) } td { (m.submitter.as_deref().unwrap_or("—")) }
-                                td { (m.to) } td.wrap { (m.subject) }
-                                td {
+                                td.wrap { (m.to) } td.wrap { (m.subject) }
+                                td.keep {
                                     @if let Some(s) = m.sent { span.badge.active { "sent " (when(s)) } }
                                     @else if m.gave_up { span.badge.fail { "gave up" } " " (m.last_error.as_deref().unwrap_or("")) }
                                     @else { span.badge.warn { "queued" } " (" (m.attempts) " attempts)" }
