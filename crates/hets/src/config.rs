@@ -41,6 +41,11 @@ max_in_flight = 1024
 auth_cache_ttl_secs = 60
 status_ttl_secs = 2
 
+# During a scheduled maintenance window the real-time endpoints answer 503 with Retry-After.
+# With this set, the server instead closes every new connection at once (D12's other option;
+# health checks and the desktop on the same listener are refused too).
+maintenance_refuses_connections = false
+
 # Seconds in-flight requests get to finish on shutdown (SIGTERM or Ctrl-C).
 drain_secs = 20
 
@@ -124,6 +129,7 @@ pub struct ServeConfig {
     pub auth_cache_ttl_secs: u64,
     pub status_ttl_secs: u64,
     pub drain_secs: u64,
+    pub maintenance_refuses_connections: bool,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub tls_client_ca: Option<PathBuf>,
@@ -144,6 +150,7 @@ impl Default for ServeConfig {
             auth_cache_ttl_secs: 60,
             status_ttl_secs: 2,
             drain_secs: 20,
+            maintenance_refuses_connections: false,
             tls_cert: None,
             tls_key: None,
             tls_client_ca: None,
@@ -200,6 +207,7 @@ impl ServeConfig {
             max_in_flight: self.max_in_flight,
             auth_cache_ttl: Duration::from_secs(self.auth_cache_ttl_secs),
             status_ttl: Duration::from_secs(self.status_ttl_secs),
+            maintenance_refuses_connections: self.maintenance_refuses_connections,
             ..server::http::Config::default()
         }
     }

@@ -50,6 +50,9 @@ pub struct Config {
     pub status_ttl: Duration,
     /// The transaction instant of every request, instead of the clock (demo and tests).
     pub fixed_instant: Option<Instant>,
+    /// D12's other way of being down: during a maintenance window, close every new connection
+    /// at once instead of answering 503 (the whole listener, health and desktop included).
+    pub maintenance_refuses_connections: bool,
 }
 
 impl Default for Config {
@@ -64,6 +67,7 @@ impl Default for Config {
             auth_cache_ttl: Duration::from_secs(60),
             status_ttl: Duration::from_secs(2),
             fixed_instant: None,
+            maintenance_refuses_connections: false,
         }
     }
 }
@@ -204,6 +208,11 @@ pub async fn serve(
                         continue;
                     }
                 };
+                if state.config.maintenance_refuses_connections && maintenance_now(&state).await.is_some() {
+                    metrics::counter!("hets_refused_connections_total", "reason" => "maintenance").increment(1);
+                    drop(stream);
+                    continue;
+                }
                 let _ = stream.set_nodelay(true);
                 let (app, tls, stopped, alive) = (app.clone(), tls.clone(), stopped.clone(), alive.clone());
                 tokio::spawn(async move {

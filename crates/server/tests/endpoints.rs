@@ -345,6 +345,31 @@ async fn maintenance_window_answers_503() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maintenance_window_can_refuse_connections() {
+    let h =
+        start(Config { status_ttl: Duration::from_millis(1), maintenance_refuses_connections: true, ..config() }).await;
+    let r =
+        post(h.addr, "/eligibility/realtime/soap", SOAP_CT, soap(&defaults(&id(41)), USER, PASSWORD).as_bytes()).await;
+    assert_eq!(r.status, 200, "answered outside a window");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    h.store
+        .add_maintenance(&store::MaintenanceWindow {
+            id: 0,
+            starts: Instant::from_unix(now - 60),
+            ends: Instant::from_unix(now + 600),
+            reason: "database upgrade".into(),
+        })
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // The connection is accepted by the kernel and closed at once: no HTTP answer at all.
+    let mut s = TcpStream::connect(h.addr).await.unwrap();
+    let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out)).await.unwrap();
+    assert!(read.is_err() || out.is_empty(), "got an answer: {}", String::from_utf8_lossy(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_clients_and_overload() {
     let h = start(Config { max_in_flight: 1, ..config() }).await;
     // Body timeout: the head arrives, the body does not → 408.
