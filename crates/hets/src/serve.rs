@@ -127,9 +127,9 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The compliance scheduler: every tick, on a blocking thread, the service's tick, the audit
-/// of the last ET day that has ended (a no-op once done; on PostgreSQL one node at a time),
-/// and the outbox. A failing step is logged and retried next tick.
+/// The compliance scheduler: every tick, on a blocking thread, the service's tick, the audits
+/// of the last seven ET days that have ended (a no-op once done; on PostgreSQL one node at a
+/// time), and the outbox. A failing step is logged and retried next tick.
 async fn scheduler(c: Arc<Compliance>, mailer: Option<Mailer>, config: crate::config::ComplianceConfig) {
     let mailer = mailer.map(Arc::new);
     loop {
@@ -139,13 +139,18 @@ async fn scheduler(c: Arc<Compliance>, mailer: Option<Mailer>, config: crate::co
             if let Err(e) = c2.tick() {
                 tracing::warn!(error = %e, "compliance tick failed");
             }
-            let period = Period::last_complete(Instant::from_unix(c2.now().unix_seconds - delay));
-            match c2.audit(&period) {
-                Ok(run) if !run.audited.is_empty() => {
-                    tracing::info!(period = %run.period, audited = run.audited.len(), "audit ran");
+            // The last week's days, oldest first: a node that was down catches up, and a day
+            // already audited costs one query.
+            let last = Instant::from_unix(c2.now().unix_seconds - delay);
+            for back in (0..7).rev() {
+                let period = Period::last_complete(Instant::from_unix(last.unix_seconds - back * 86_400));
+                match c2.audit(&period) {
+                    Ok(run) if !run.audited.is_empty() => {
+                        tracing::info!(period = %run.period, audited = run.audited.len(), "audit ran");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, period = %period.name(), "audit failed; retried next tick"),
                 }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "audit failed; retried next tick"),
             }
             if let Some(m) = m2 {
                 match c2.deliver(&m, 500) {
