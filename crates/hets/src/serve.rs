@@ -21,6 +21,11 @@ const DEMO_POPULATION: u64 = 20_000;
 /// The demo desktop users' passwords (docs/desktop.md): `wdemo001`… and `helpdesk`.
 const DEMO_DESKTOP_PASSWORD: &str = "demo-desktop-pass";
 const DEMO_HELPDESK_PASSWORD: &str = "demo-helpdesk-pass";
+/// The demo provider user: the persona provider (BAYSIDE FAMILY MEDICINE), who attests its
+/// vendors on `/desktop/p/1125213722`.
+const DEMO_PROVIDER_NPI: &str = "1125213722";
+const DEMO_PROVIDER_USER: &str = "npi1125213722";
+const DEMO_PROVIDER_PASSWORD: &str = "demo-provider-pass";
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -66,8 +71,8 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
     if args.demo && store.counts()?.beneficiaries == 0 {
         seed_demo(store.as_ref())?;
     }
-    // Also for a demo database seeded before the desktop existed.
-    if args.demo && store.desktop_user("helpdesk")?.is_none() {
+    // Also for a demo database seeded before the desktop (or its provider user) existed.
+    if args.demo && (store.desktop_user("helpdesk")?.is_none() || store.desktop_user(DEMO_PROVIDER_USER)?.is_none()) {
         seed_demo_desktop_users(store.as_ref())?;
     }
     let responder = Arc::new(Responder::new(store.clone(), Releases::builtin()?, Settings::default())?);
@@ -227,6 +232,7 @@ fn seed_demo_desktop_users(store: &dyn store::Store) -> Result<()> {
             username: s.id.to_ascii_lowercase(),
             role: store::DesktopRole::Submitter,
             submitter: Some(s.id.clone()),
+            npi: None,
             password: DEMO_DESKTOP_PASSWORD.into(),
         })
         .collect();
@@ -234,7 +240,15 @@ fn seed_demo_desktop_users(store: &dyn store::Store) -> Result<()> {
         username: "helpdesk".into(),
         role: store::DesktopRole::Admin,
         submitter: None,
+        npi: None,
         password: DEMO_HELPDESK_PASSWORD.into(),
+    });
+    users.push(store::NewDesktopUser {
+        username: DEMO_PROVIDER_USER.into(),
+        role: store::DesktopRole::Provider,
+        submitter: None,
+        npi: Some(DEMO_PROVIDER_NPI.into()),
+        password: DEMO_PROVIDER_PASSWORD.into(),
     });
     for u in &users {
         store.put_desktop_user(u, now_minus(0)).context("creating the demo desktop users")?;
@@ -252,6 +266,9 @@ fn print_banner(scheme: &str, addr: SocketAddr, demo: bool) {
         println!("demo submitter: user WDEMO001, password demo-clearinghouse-pass");
         println!(
             "desktop API (docs/desktop.md, {base}/api/openapi.json): users wdemo001..wdemo004, password {DEMO_DESKTOP_PASSWORD}; help desk: helpdesk, password {DEMO_HELPDESK_PASSWORD}"
+        );
+        println!(
+            "desktop provider (attests its vendors at {base}/desktop/p/{DEMO_PROVIDER_NPI}): user {DEMO_PROVIDER_USER}, password {DEMO_PROVIDER_PASSWORD}"
         );
         println!(
             "  curl -s {base}/api/session -d '{{\"username\":\"wdemo001\",\"password\":\"{DEMO_DESKTOP_PASSWORD}\"}}'"

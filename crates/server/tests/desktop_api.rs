@@ -62,6 +62,7 @@ async fn world_on(url: &str, dir: tempfile::TempDir) -> World {
                         username: name.to_string(),
                         role: if submitter.is_some() { DesktopRole::Submitter } else { DesktopRole::Admin },
                         submitter: submitter.map(str::to_string),
+                        npi: None,
                         password: PASSWORD.into(),
                     },
                     at(NOW),

@@ -49,6 +49,7 @@ async fn world() -> World {
                         username: name.to_string(),
                         role: if submitter.is_some() { DesktopRole::Submitter } else { DesktopRole::Admin },
                         submitter: submitter.map(str::to_string),
+                        npi: None,
                         password: PASSWORD.into(),
                     },
                     at(NOW),

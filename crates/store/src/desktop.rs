@@ -23,6 +23,8 @@ pub enum DesktopRole {
     Submitter,
     /// The help desk: acts on every submitter.
     Admin,
+    /// A provider, bound to one NPI: attests or revokes its vendor relationships (domain §5.6).
+    Provider,
 }
 
 impl DesktopRole {
@@ -30,6 +32,7 @@ impl DesktopRole {
         match self {
             DesktopRole::Submitter => "submitter",
             DesktopRole::Admin => "admin",
+            DesktopRole::Provider => "provider",
         }
     }
 
@@ -37,6 +40,7 @@ impl DesktopRole {
         match s {
             "submitter" => Some(DesktopRole::Submitter),
             "admin" => Some(DesktopRole::Admin),
+            "provider" => Some(DesktopRole::Provider),
             _ => None,
         }
     }
@@ -47,8 +51,10 @@ impl DesktopRole {
 pub struct DesktopUser {
     pub username: String,
     pub role: DesktopRole,
-    /// The submitter a submitter user acts for; `None` for an administrator.
+    /// The submitter a submitter user acts for; `None` for the other roles.
     pub submitter: Option<String>,
+    /// The NPI a provider user acts for; `None` for the other roles.
+    pub npi: Option<String>,
     pub failed_attempts: u32,
     pub locked_until: Option<Instant>,
     pub created: Instant,
@@ -60,6 +66,8 @@ pub struct NewDesktopUser {
     pub username: String,
     pub role: DesktopRole,
     pub submitter: Option<String>,
+    /// The NPI of a provider user (format checked here, enrollment by the desktop service).
+    pub npi: Option<String>,
     pub password: String,
 }
 
@@ -306,8 +314,21 @@ pub(crate) fn check_submitter_user(u: &NewDesktopUser) -> Result<(), StoreError>
     if u.username.trim().is_empty() {
         return Err(StoreError::invalid("desktop user", "the username is empty"));
     }
-    if (u.role == DesktopRole::Admin) != u.submitter.is_none() {
-        return Err(StoreError::invalid("desktop user", "a submitter user needs a submitter id; an admin has none"));
+    // The same binding the table's CHECK constraints hold, said in words before the database
+    // says it in SQL.
+    if (u.role == DesktopRole::Submitter) != u.submitter.is_some() {
+        return Err(StoreError::invalid(
+            "desktop user",
+            "a submitter user needs a submitter id; other users have none",
+        ));
+    }
+    if (u.role == DesktopRole::Provider) != u.npi.is_some() {
+        return Err(StoreError::invalid("desktop user", "a provider user needs an NPI; other users have none"));
+    }
+    if let Some(npi) = &u.npi
+        && (npi.len() != 10 || !npi.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(StoreError::invalid("desktop user", "a provider user's NPI is 10 digits"));
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ pub const SQLITE: &[Migration] = &[
     Migration { version: 2, name: "connectivity", sql: include_str!("../migrations/sqlite/0002_connectivity.sql") },
     Migration { version: 3, name: "compliance", sql: include_str!("../migrations/sqlite/0003_compliance.sql") },
     Migration { version: 4, name: "desktop", sql: include_str!("../migrations/sqlite/0004_desktop.sql") },
+    Migration { version: 5, name: "provider_users", sql: include_str!("../migrations/sqlite/0005_provider_users.sql") },
 ];
 
 pub const POSTGRES: &[Migration] = &[
@@ -22,6 +23,11 @@ pub const POSTGRES: &[Migration] = &[
     Migration { version: 2, name: "connectivity", sql: include_str!("../migrations/postgres/0002_connectivity.sql") },
     Migration { version: 3, name: "compliance", sql: include_str!("../migrations/postgres/0003_compliance.sql") },
     Migration { version: 4, name: "desktop", sql: include_str!("../migrations/postgres/0004_desktop.sql") },
+    Migration {
+        version: 5,
+        name: "provider_users",
+        sql: include_str!("../migrations/postgres/0005_provider_users.sql"),
+    },
 ];
 
 #[cfg(test)]

@@ -417,6 +417,7 @@ fn desktop(store: &dyn Store) {
         username: "wdemo001".into(),
         role: DesktopRole::Submitter,
         submitter: Some("WDEMO001".into()),
+        npi: None,
         password: "desk-pass".into(),
     };
     store.put_desktop_user(&user, t0).unwrap();
@@ -424,11 +425,29 @@ fn desktop(store: &dyn Store) {
         username: "helpdesk".into(),
         role: DesktopRole::Admin,
         submitter: None,
+        npi: None,
         password: "help-pass".into(),
     };
     store.put_desktop_user(&admin, t0).unwrap();
     assert!(store.put_desktop_user(&NewDesktopUser { submitter: None, ..user.clone() }, t0).is_err());
-    assert_eq!(store.desktop_users().unwrap().len(), 2);
+    // Migration 0005: a provider user is bound to one NPI, and to nothing else.
+    let provider = NewDesktopUser {
+        username: "npi1125213722".into(),
+        role: DesktopRole::Provider,
+        submitter: None,
+        npi: Some("1125213722".into()),
+        password: "prov-pass".into(),
+    };
+    store.put_desktop_user(&provider, t0).unwrap();
+    assert!(store.put_desktop_user(&NewDesktopUser { npi: None, ..provider.clone() }, t0).is_err());
+    assert!(store.put_desktop_user(&NewDesktopUser { npi: Some("12345".into()), ..provider.clone() }, t0).is_err());
+    let both = NewDesktopUser { submitter: Some("WDEMO001".into()), ..provider.clone() };
+    assert!(store.put_desktop_user(&both, t0).is_err());
+    assert!(store.put_desktop_user(&NewDesktopUser { npi: Some("1125213722".into()), ..user.clone() }, t0).is_err());
+    let SignIn::Ok(p) = store.verify_desktop_user("npi1125213722", "prov-pass", t0).unwrap() else { panic!() };
+    assert_eq!((p.role, p.npi.as_deref(), p.submitter.as_deref()), (DesktopRole::Provider, Some("1125213722"), None));
+    assert_eq!(store.desktop_user("wdemo001").unwrap().unwrap().npi, None);
+    assert_eq!(store.desktop_users().unwrap().len(), 3);
     let SignIn::Ok(u) = store.verify_desktop_user("wdemo001", "desk-pass", t0).unwrap() else { panic!() };
     assert_eq!(u.submitter.as_deref(), Some("WDEMO001"));
     assert_eq!(store.verify_desktop_user("nobody", "desk-pass", t0).unwrap(), SignIn::Wrong);
@@ -633,5 +652,5 @@ fn postgres_conforms() {
     assert_eq!(again.beneficiary("2DG9NX3WK42").unwrap().unwrap().last_name, "HARTWELL");
     // Each migration ran once, in this schema.
     let n: i64 = admin.query_one(&format!("SELECT count(*) FROM {schema}.schema_migrations"), &[]).unwrap().get(0);
-    assert_eq!(n, 4);
+    assert_eq!(n, 5);
 }

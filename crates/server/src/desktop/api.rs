@@ -274,13 +274,14 @@ async fn session(State(api): State<Api>, method: Method, headers: HeaderMap) -> 
     let done = tokio::task::spawn_blocking(move || authenticated(&api, &method, &headers)).await;
     match done {
         Ok(Ok((p, csrf))) => {
-            let (role, submitter) = match &p {
-                Principal::Admin { .. } => (DesktopRole::Admin, None),
-                Principal::Submitter { submitter, .. } => (DesktopRole::Submitter, Some(submitter.clone())),
+            let (submitter, npi) = match &p {
+                Principal::Admin { .. } => (None, None),
+                Principal::Submitter { submitter, .. } => (Some(submitter.clone()), None),
+                Principal::Provider { npi, .. } => (None, Some(npi.clone())),
             };
             json(
                 StatusCode::OK,
-                &serde_json::json!({ "username": p.username(), "role": role, "submitter": submitter, "csrf_token": csrf }),
+                &serde_json::json!({ "username": p.username(), "role": p.role(), "submitter": submitter, "npi": npi, "csrf_token": csrf }),
             )
         }
         Ok(Err(e)) => failure(e),
@@ -339,6 +340,9 @@ async fn my_status(State(api): State<Api>, method: Method, headers: HeaderMap) -
         Principal::Admin { .. } => {
             Err(DesktopError::NotFound("an administrator has no submitter; use /api/submitters/{id}/status".into()))
         }
+        Principal::Provider { .. } => Err(DesktopError::NotFound(
+            "a provider user has no submitter; use /api/providers/{npi}/attestations".into(),
+        )),
     })
     .await
 }
@@ -705,6 +709,9 @@ struct UserForm {
     role: DesktopRole,
     #[serde(default)]
     submitter: Option<String>,
+    /// A provider user's NPI.
+    #[serde(default)]
+    npi: Option<String>,
     password: String,
 }
 
@@ -721,6 +728,7 @@ async fn put_user(State(api): State<Api>, method: Method, headers: HeaderMap, bo
                 username: f.username.clone(),
                 role: f.role,
                 submitter: f.submitter,
+                npi: f.npi,
                 password: f.password,
             },
         )?;

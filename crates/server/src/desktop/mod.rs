@@ -5,6 +5,8 @@
 //! user sees and changes its own submitter's data only, and asking for another submitter's
 //! data answers exactly as for a submitter that does not exist ([`DesktopError::NotFound`]), so
 //! nothing is revealed. Help-desk operations refuse submitter users ([`DesktopError::Forbidden`]).
+//! A provider user is bound to one NPI: it attests or revokes that NPI's vendor relationships
+//! and reads them, and nothing else (a submitter's data and the help desk's refuse it, 403).
 //! The service is synchronous (the store is): the API calls it on blocking threads.
 //!
 //! Every relationship change (screen, batch, API) is refused during an HDT freeze window (D12),
@@ -40,17 +42,29 @@ pub enum Principal {
     Submitter { username: String, submitter: String },
     /// A help-desk administrator.
     Admin { username: String },
+    /// A provider user, bound to one NPI (domain §5.6: the provider attests its vendors).
+    Provider { username: String, npi: String },
 }
 
 impl Principal {
     pub fn username(&self) -> &str {
         match self {
-            Principal::Submitter { username, .. } | Principal::Admin { username } => username,
+            Principal::Submitter { username, .. }
+            | Principal::Admin { username }
+            | Principal::Provider { username, .. } => username,
         }
     }
 
     pub fn is_admin(&self) -> bool {
         matches!(self, Principal::Admin { .. })
+    }
+
+    pub fn role(&self) -> DesktopRole {
+        match self {
+            Principal::Submitter { .. } => DesktopRole::Submitter,
+            Principal::Admin { .. } => DesktopRole::Admin,
+            Principal::Provider { .. } => DesktopRole::Provider,
+        }
     }
 
     fn of(user: &DesktopUser) -> Result<Principal, DesktopError> {
@@ -60,6 +74,10 @@ impl Principal {
                 Ok(Principal::Submitter { username: user.username.clone(), submitter: s.clone() })
             }
             (DesktopRole::Submitter, None) => Err(DesktopError::Forbidden("this account has no submitter".into())),
+            (DesktopRole::Provider, _) => match &user.npi {
+                Some(npi) => Ok(Principal::Provider { username: user.username.clone(), npi: npi.clone() }),
+                None => Err(DesktopError::Forbidden("this account has no NPI".into())),
+            },
         }
     }
 }
@@ -108,6 +126,8 @@ pub struct SignedIn {
     pub username: String,
     pub role: DesktopRole,
     pub submitter: Option<String>,
+    /// The NPI a provider user acts for.
+    pub npi: Option<String>,
     pub idle_timeout_seconds: i64,
 }
 
@@ -181,6 +201,31 @@ pub struct RelationshipList {
     pub offset: u32,
     pub limit: u32,
     pub items: Vec<RelationshipView>,
+}
+
+/// A provider's attestations and the relationship rule they count under.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ProviderAttestations {
+    pub npi: String,
+    /// The provider's name in the enrollment registry, when it is there.
+    pub name: Option<String>,
+    pub attestations: Vec<Attestation>,
+    pub rule: RelationshipRule,
+}
+
+/// What a relationship rule asks of a 270, in words (the pages show it next to the rule).
+pub fn rule_meaning(rule: RelationshipRule) -> &'static str {
+    match rule {
+        RelationshipRule::Declared => {
+            "A 270 is answered when the submitter has declared a relationship with the NPI in HDT, active on the inquiry date. Attestations are kept but not needed."
+        }
+        RelationshipRule::Attested => {
+            "A 270 is answered when the provider has attested the submitter as its vendor. The submitter's declared relationship is not needed."
+        }
+        RelationshipRule::Both => {
+            "A 270 is answered only when the submitter has declared an active relationship with the NPI and the provider has attested the submitter."
+        }
+    }
 }
 
 /// A submitter with its profile, for the help desk.
@@ -321,6 +366,7 @@ impl DesktopService {
                     username: user.username,
                     role: user.role,
                     submitter: user.submitter,
+                    npi: user.npi,
                     idle_timeout_seconds: IDLE_TIMEOUT_SECONDS,
                 })
             }
@@ -360,10 +406,13 @@ impl DesktopService {
     /// one would.
     fn submitter_for(&self, p: &Principal, id: &str) -> Result<Submitter, DesktopError> {
         let not_found = || DesktopError::NotFound(format!("no submitter {id}"));
-        if let Principal::Submitter { submitter, .. } = p
-            && submitter != id
-        {
-            return Err(not_found());
+        match p {
+            Principal::Submitter { submitter, .. } if submitter != id => return Err(not_found()),
+            // Refused whatever the id, so the answer tells a provider nothing about submitters.
+            Principal::Provider { .. } => {
+                return Err(DesktopError::Forbidden("this is for submitter users and the help desk".into()));
+            }
+            _ => {}
         }
         self.store.submitter(id)?.ok_or_else(not_found)
     }
@@ -371,7 +420,26 @@ impl DesktopService {
     fn admin(&self, p: &Principal) -> Result<String, DesktopError> {
         match p {
             Principal::Admin { username } => Ok(username.clone()),
-            Principal::Submitter { .. } => Err(DesktopError::Forbidden("this is for help-desk administrators".into())),
+            Principal::Submitter { .. } | Principal::Provider { .. } => {
+                Err(DesktopError::Forbidden("this is for help-desk administrators".into()))
+            }
+        }
+    }
+
+    /// May `p` attest for (and read the attestations of) `npi`? The help desk for any NPI (it
+    /// records what the MAC or CEDI enrollment received), a provider user for its own only.
+    /// NPIs are public (NPPES), so refusing another one with 403 reveals nothing.
+    fn attester_for(&self, p: &Principal, npi: &str) -> Result<(), DesktopError> {
+        match p {
+            Principal::Admin { .. } => Ok(()),
+            Principal::Provider { npi: own, .. } if own == npi => Ok(()),
+            Principal::Provider { npi: own, .. } => Err(DesktopError::Forbidden(format!(
+                "a provider user attests for its own NPI ({own}) only, not for {npi}"
+            ))),
+            Principal::Submitter { .. } => Err(DesktopError::Forbidden(
+                "vendor relationships are attested by the provider (or recorded by the help desk), not by the vendor"
+                    .into(),
+            )),
         }
     }
 
@@ -527,8 +595,9 @@ impl DesktopService {
 
     // Provider attestation.
 
-    /// Records a provider's attestation (or its revocation) of a vendor relationship, as
-    /// received by the help desk (through the MAC or CEDI enrollment).
+    /// Records a provider's attestation (or its revocation) of a vendor relationship by the
+    /// vendor's submitter id: by the provider user of the NPI, or by the help desk as received
+    /// through the MAC or CEDI enrollment. A submitter user cannot vouch for itself.
     pub fn attest(
         &self,
         p: &Principal,
@@ -536,9 +605,20 @@ impl DesktopService {
         submitter: &str,
         attested: bool,
     ) -> Result<Attestation, DesktopError> {
-        self.admin(p)?;
+        if let Some(m) = npi_format_problem(npi) {
+            return Err(DesktopError::Invalid(m));
+        }
+        self.attester_for(p, npi)?;
         self.check_npi(npi)?;
-        self.submitter_for(p, submitter)?;
+        let submitter = submitter.trim();
+        if submitter.is_empty() {
+            return Err(DesktopError::Invalid("the vendor's submitter id is required".into()));
+        }
+        // An attestation of a vendor that does not exist would wait silently for one created
+        // later under that id; refuse it so the provider sees its typing mistake.
+        if self.store.submitter(submitter)?.is_none() {
+            return Err(DesktopError::NotFound(format!("no submitter (vendor) {submitter}")));
+        }
         let a = Attestation {
             npi: npi.to_string(),
             submitter: submitter.to_string(),
@@ -546,23 +626,54 @@ impl DesktopService {
             at: self.now(),
         };
         self.store.put_attestation(&a)?;
+        tracing::info!(user = %p.username(), npi, submitter, state = a.state.as_str(), "attestation recorded");
         Ok(a)
     }
 
-    /// The attestations of an NPI: all of them for the help desk, a submitter's own for it.
+    /// The attestations of an NPI: all of them for the help desk and the NPI's provider user, a
+    /// submitter's own for a submitter user; another NPI's refuse a provider user.
     pub fn attestations(&self, p: &Principal, npi: &str) -> Result<Vec<Attestation>, DesktopError> {
         if let Some(m) = npi_format_problem(npi) {
             return Err(DesktopError::Invalid(m));
         }
+        if let Principal::Provider { .. } = p {
+            self.attester_for(p, npi)?;
+        }
         let all = self.store.attestations_of(npi)?;
         Ok(match p {
-            Principal::Admin { .. } => all,
+            Principal::Admin { .. } | Principal::Provider { .. } => all,
             Principal::Submitter { submitter, .. } => all.into_iter().filter(|a| &a.submitter == submitter).collect(),
+        })
+    }
+
+    /// A provider's page: the NPI's attestations and the rule in force, for the NPI's provider
+    /// user and the help desk (a submitter user sees its own through [`Self::attestations`]).
+    pub fn provider_attestations(&self, p: &Principal, npi: &str) -> Result<ProviderAttestations, DesktopError> {
+        if let Some(m) = npi_format_problem(npi) {
+            return Err(DesktopError::Invalid(m));
+        }
+        self.attester_for(p, npi)?;
+        let provider = self.store.provider(npi)?;
+        Ok(ProviderAttestations {
+            npi: npi.to_string(),
+            name: provider.map(|p| match p.first_name {
+                Some(first) => format!("{first} {}", p.name),
+                None => p.name,
+            }),
+            attestations: self.store.attestations_of(npi)?,
+            rule: self.relationship_rule()?,
         })
     }
 
     pub fn relationship_rule(&self) -> Result<RelationshipRule, DesktopError> {
         Ok(self.store.setting(RelationshipRule::SETTING)?.and_then(|s| RelationshipRule::parse(&s)).unwrap_or_default())
+    }
+
+    /// The rule as the help desk's settings page shows it, with the form to change it (help desk
+    /// only; everyone signed in may read the rule itself through [`Self::relationship_rule`]).
+    pub fn relationship_rule_setting(&self, p: &Principal) -> Result<RelationshipRule, DesktopError> {
+        self.admin(p)?;
+        self.relationship_rule()
     }
 
     /// Sets which facts a 270 needs (the real-time path reads it within a second).
@@ -646,6 +757,7 @@ impl DesktopService {
                     username: username.trim().to_string(),
                     role: DesktopRole::Submitter,
                     submitter: Some(id.to_string()),
+                    npi: None,
                     password: form.password.clone(),
                 },
                 self.now(),
@@ -660,6 +772,10 @@ impl DesktopService {
         self.admin(p)?;
         if let Some(s) = &user.submitter {
             self.submitter_for(p, s)?;
+        }
+        if let Some(npi) = &user.npi {
+            // A provider user for an NPI Medicare does not know could attest for nothing real.
+            self.check_npi(npi)?;
         }
         if user.password.len() < 12 {
             return Err(DesktopError::Invalid("the password must be at least 12 characters".into()));

@@ -5,6 +5,8 @@
 //! show nothing the JSON API would not. A submitter's pages live under `/desktop/s/{id}/…`: a
 //! submitter user asking for another submitter's id gets the service's 404, exactly as for an
 //! unknown one; the help desk's pages under `/desktop/admin/…` answer 403 to submitter users.
+//! A provider user has one page, `/desktop/p/{npi}` (its vendor attestations); every other page
+//! answers it 403.
 //!
 //! Sessions are the API's (`hets_session` cookie: `HttpOnly; Secure; SameSite=Strict`, 30 idle
 //! minutes). Every form that changes something carries the session's CSRF token in the hidden
@@ -12,6 +14,7 @@
 //! dates) are never logged.
 
 mod admin;
+mod provider;
 
 use super::{DesktopError, DesktopService, Principal, WindowView};
 use crate::pipeline::{AnswerKind, Inbound, Responder};
@@ -71,6 +74,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(
         .route("/desktop/s/{id}/usage", get(usage))
         .route("/desktop/s/{id}/lookup", get(lookup_page).post(lookup))
         .merge(admin::routes())
+        .merge(provider::routes())
         .with_state(st)
 }
 
@@ -251,7 +255,11 @@ fn nav(ctx: &Ctx, current: &str) -> Markup {
             ("/desktop/admin/outbox".into(), "Outbox", "outbox"),
             ("/desktop/admin/availability".into(), "Availability", "availability"),
             ("/desktop/admin/users".into(), "Users", "users"),
+            ("/desktop/admin/relationship-rule".into(), "Relationship rule", "rule"),
         ],
+        Principal::Provider { npi, .. } => {
+            vec![(format!("/desktop/p/{}", seg(npi)), "Vendor attestations", "provider")]
+        }
     };
     html! {
         nav aria-label="Main" {
@@ -259,7 +267,14 @@ fn nav(ctx: &Ctx, current: &str) -> Markup {
                 a href=(href) aria-current=[(*key == current).then_some("page")] { (text) }
             }
         }
-        span.who { (ctx.p.username()) @if ctx.p.is_admin() { " (help desk)" } }
+        span.who {
+            (ctx.p.username())
+            @match &ctx.p {
+                Principal::Admin { .. } => { " (help desk)" }
+                Principal::Provider { npi, .. } => { " (provider " (npi) ")" }
+                Principal::Submitter { .. } => {}
+            }
+        }
         form method="post" action="/desktop/signout" { (csrf_field(ctx)) button type="submit" { "Sign out" } }
     }
 }
@@ -340,6 +355,7 @@ async fn home(State(st): State<Pages>, headers: HeaderMap) -> Response {
         Ok(Ctx { p: Principal::Submitter { submitter, .. }, .. }) => {
             see_other(&format!("/desktop/s/{}", seg(&submitter)))
         }
+        Ok(Ctx { p: Principal::Provider { npi, .. }, .. }) => see_other(&format!("/desktop/p/{}", seg(&npi))),
         Ok(_) => see_other("/desktop/admin/submitters"),
         Err(_) => see_other("/desktop/signin"),
     })

@@ -15,7 +15,7 @@ use postgres::types::ToSql;
 
 macro_rules! user_columns {
     () => {
-        "username, role, submitter_id, failed_attempts, locked_until_ms, created_ms"
+        "username, role, submitter_id, failed_attempts, locked_until_ms, created_ms, npi"
     };
 }
 
@@ -32,6 +32,7 @@ fn user(r: &Row) -> Result<DesktopUser, StoreError> {
         username: get(r, what, 0)?,
         role: need(what, "role", role, DesktopRole::parse(role))?,
         submitter: get(r, what, 2)?,
+        npi: get(r, what, 6)?,
         failed_attempts: small(what, "failed_attempts", i64::from(get::<i32>(r, what, 3)?))?,
         locked_until: get::<Option<i64>>(r, what, 4)?.map(at),
         created: at(get(r, what, 5)?),
@@ -121,10 +122,11 @@ impl PgStore {
         self.exec(
             "writing a desktop user",
             "INSERT INTO desktop_user (username, role, submitter_id, password_hash, failed_attempts, locked_until_ms,
-                 created_ms) VALUES ($1, $2, $3, $4, 0, NULL, $5)
+                 created_ms, npi) VALUES ($1, $2, $3, $4, 0, NULL, $5, $6)
              ON CONFLICT (username) DO UPDATE SET role = excluded.role, submitter_id = excluded.submitter_id,
-                 password_hash = excluded.password_hash, failed_attempts = 0, locked_until_ms = NULL",
-            &[&u.username, &u.role.as_str(), &u.submitter, &hash, &ms(now)],
+                 npi = excluded.npi, password_hash = excluded.password_hash, failed_attempts = 0,
+                 locked_until_ms = NULL",
+            &[&u.username, &u.role.as_str(), &u.submitter, &hash, &ms(now), &u.npi],
         )?;
         Ok(())
     }
@@ -163,7 +165,7 @@ impl PgStore {
         if before.locked_until.is_some_and(|u| u > now) {
             return Ok(after_attempt(&before, false, now).2);
         }
-        let hash: String = get(&row, "desktop user", 6)?;
+        let hash: String = get(&row, "desktop user", 7)?;
         // The slow hash runs before the transaction; the counters are then updated from the row
         // locked FOR UPDATE, so concurrent attempts (on any node) all count.
         let ok = password::verify(Some(&hash), pass)?;

@@ -11,19 +11,20 @@ use crate::{OutboxMessage, Relationship, StoreError, check_relationships, passwo
 use eligibility::Instant;
 use rusqlite::{OptionalExtension, Row, params};
 
-const USER_COLUMNS: &str = "username, role, submitter_id, failed_attempts, locked_until_ms, created_ms";
+const USER_COLUMNS: &str = "username, role, submitter_id, failed_attempts, locked_until_ms, created_ms, npi";
 
-type UserRow = (String, String, Option<String>, i64, Option<i64>, i64);
+type UserRow = (String, String, Option<String>, i64, Option<i64>, i64, Option<String>);
 
 fn user_from_row(r: &Row<'_>) -> rusqlite::Result<UserRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
 }
 
-fn user((username, role, submitter, failed, locked, created): UserRow) -> Result<DesktopUser, StoreError> {
+fn user((username, role, submitter, failed, locked, created, npi): UserRow) -> Result<DesktopUser, StoreError> {
     Ok(DesktopUser {
         username,
         role: codec::need("desktop user", "role", &role, DesktopRole::parse(&role))?,
         submitter,
+        npi,
         failed_attempts: small("desktop user", "failed_attempts", failed)?,
         locked_until: locked.map(at),
         created: at(created),
@@ -82,10 +83,11 @@ impl SqliteStore {
         self.write(context, |tx| {
             tx.execute(
                 "INSERT INTO desktop_user (username, role, submitter_id, password_hash, failed_attempts,
-                     locked_until_ms, created_ms) VALUES (?1, ?2, ?3, ?4, 0, NULL, ?5)
+                     locked_until_ms, created_ms, npi) VALUES (?1, ?2, ?3, ?4, 0, NULL, ?5, ?6)
                  ON CONFLICT (username) DO UPDATE SET role = excluded.role, submitter_id = excluded.submitter_id,
-                     password_hash = excluded.password_hash, failed_attempts = 0, locked_until_ms = NULL",
-                params![u.username, u.role.as_str(), u.submitter, hash, ms(now)],
+                     npi = excluded.npi, password_hash = excluded.password_hash, failed_attempts = 0,
+                     locked_until_ms = NULL",
+                params![u.username, u.role.as_str(), u.submitter, hash, ms(now), u.npi],
             )
             .map_err(sq(context))?;
             Ok(())
@@ -119,7 +121,7 @@ impl SqliteStore {
             let mut stmt = conn
                 .prepare_cached(&format!("SELECT {USER_COLUMNS}, password_hash FROM desktop_user WHERE username = ?1"))
                 .map_err(sq(context))?;
-            stmt.query_row([username], |r| Ok((user_from_row(r)?, r.get(6)?))).optional().map_err(sq(context))?
+            stmt.query_row([username], |r| Ok((user_from_row(r)?, r.get(7)?))).optional().map_err(sq(context))?
         };
         let Some((row, hash)) = found else {
             // Same cost as a wrong password: the answer does not tell which usernames exist.

@@ -5,7 +5,7 @@ use super::{
     Ctx, Fields, Pages, act, alert_error, alert_ok, csrf_field, field, input, ok_page, page, refusal, see_other, seg,
     textarea, view,
 };
-use crate::desktop::{DesktopError, NewSubmitterForm, StandingAction};
+use crate::desktop::{DesktopError, NewSubmitterForm, StandingAction, rule_meaning};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use compliance::service::when;
 use eligibility::Instant;
 use maud::html;
-use store::{Audience, ConnectionMethod};
+use store::{Audience, ConnectionMethod, RelationshipRule};
 
 pub(super) fn routes() -> axum::Router<Pages> {
     axum::Router::new()
@@ -34,6 +34,8 @@ pub(super) fn routes() -> axum::Router<Pages> {
         .route("/desktop/admin/availability", get(availability))
         .route("/desktop/admin/users", get(users))
         .route("/desktop/admin/users/{username}/unlock", post(unlock))
+        .route("/desktop/admin/relationship-rule", get(rule).post(set_rule))
+        .route("/desktop/admin/provider", get(provider))
 }
 
 fn ok_text(q: &Fields) -> Option<&str> {
@@ -593,13 +595,17 @@ async fn users(State(st): State<Pages>, headers: HeaderMap, Query(q): Query<Fiel
         let body = html! {
             (alert_ok(ok_text(&q)))
             table id="users" {
-                thead { tr { th { "User" } th { "Role" } th { "Submitter" } th { "Wrong passwords" } th { "Locked" } } }
+                thead { tr { th { "User" } th { "Role" } th { "Submitter / NPI" } th { "Wrong passwords" } th { "Locked" } } }
                 tbody {
                     @for u in &list {
                         tr {
                             td { (u.username) }
-                            td { (if u.role == store::DesktopRole::Admin { "help desk" } else { "submitter user" }) }
-                            td { (u.submitter.as_deref().unwrap_or("—")) }
+                            td { (match u.role {
+                                store::DesktopRole::Admin => "help desk",
+                                store::DesktopRole::Submitter => "submitter user",
+                                store::DesktopRole::Provider => "provider user",
+                            }) }
+                            td { @if let Some(npi) = &u.npi { "NPI " (npi) } @else { (u.submitter.as_deref().unwrap_or("—")) } }
                             td.num { (u.failed_attempts) }
                             td {
                                 @if let Some(l) = u.locked_until.filter(|l| *l > now) {
@@ -629,4 +635,72 @@ async fn unlock(
         Ok(see_other("/desktop/admin/users?ok=Account+unlocked"))
     })
     .await
+}
+
+// The relationship rule (domain §5.6) and the providers' attestations.
+
+fn rule_view(
+    ctx: &Ctx,
+    st: &Pages,
+    refused: Option<(StatusCode, String)>,
+    ok: Option<&str>,
+) -> Result<Response, DesktopError> {
+    let current = st.svc.relationship_rule_setting(&ctx.p)?;
+    let body = html! {
+        (alert_ok(ok))
+        (alert_error(refused.as_ref().map(|(_, m)| m.as_str())))
+        p { "Which facts let a submitter inquire for an NPI. CMS ran the vendor-declared relationships (HDT) and the providers' attestations in parallel; this setting chooses which the real-time path asks for. It takes effect within a second, on every node." }
+        p.hint { "Whatever the rule, a relationship suspended for repeated inquiries (D15) or ended for good stays refused, and a 270 that fails the rule is answered with AAA 41 at 2100B." }
+        div.card {
+            form method="post" action="/desktop/admin/relationship-rule" {
+                (csrf_field(ctx))
+                fieldset.rules {
+                    legend { "Rule in force: " strong id="rule-in-force" { (current.as_str()) } }
+                    @for r in [RelationshipRule::Declared, RelationshipRule::Attested, RelationshipRule::Both] {
+                        div.field {
+                            label {
+                                input type="radio" name="rule" value=(r.as_str()) checked[r == current];
+                                " " strong { (r.as_str()) } " — " (rule_meaning(r))
+                            }
+                        }
+                    }
+                }
+                button type="submit" { "Set the rule" }
+            }
+        }
+        h2 { "A provider's attestations" }
+        p.hint { "Providers attest their vendors on their own page; the help desk records what the MAC or CEDI enrollment received there too." }
+        div.card {
+            form method="get" action="/desktop/admin/provider" {
+                (input("npi", "Provider NPI", "text", "", Some("(10 digits)"), None))
+                button.secondary type="submit" { "Open the provider's page" }
+            }
+        }
+    };
+    let status = refused.map_or(StatusCode::OK, |(s, _)| s);
+    Ok(page(status, "Relationship rule", Some(ctx), "rule", body))
+}
+
+async fn rule(State(st): State<Pages>, headers: HeaderMap, Query(q): Query<Fields>) -> Response {
+    view(st, headers, move |st, ctx| rule_view(ctx, st, None, ok_text(&q))).await
+}
+
+async fn set_rule(State(st): State<Pages>, headers: HeaderMap, Form(form): Form<Fields>) -> Response {
+    act(st, headers, form, move |st, ctx, form| {
+        let Some(rule) = RelationshipRule::parse(field(form, "rule")) else {
+            return rule_view(
+                ctx,
+                st,
+                Some((StatusCode::BAD_REQUEST, "choose a rule: declared, attested or both".into())),
+                None,
+            );
+        };
+        st.svc.set_relationship_rule(&ctx.p, rule)?;
+        Ok(see_other(&format!("/desktop/admin/relationship-rule?ok=The+rule+is+now+{}", rule.as_str())))
+    })
+    .await
+}
+
+async fn provider(State(st): State<Pages>, headers: HeaderMap, Query(q): Query<Fields>) -> Response {
+    view(st, headers, move |_, _| Ok(see_other(&format!("/desktop/p/{}", seg(field(&q, "npi")))))).await
 }
