@@ -11,6 +11,7 @@ const SHOTS = process.env.SCREENSHOTS ?? 'ci-artifacts/screenshots';
 const PERSONAS = process.env.PERSONAS ?? 'data/personas.toml';
 const SUBMITTER_PASS = 'demo-desktop-pass';
 const HELPDESK_PASS = 'demo-helpdesk-pass';
+const PROVIDER_PASS = 'demo-provider-pass';
 
 fs.mkdirSync(SHOTS, { recursive: true });
 const downloads = fs.mkdtempSync(path.join(os.tmpdir(), 'hets-downloads-'));
@@ -302,7 +303,49 @@ await scenario('the help desk pages render', async () => {
   }
 });
 
-// 7. Five wrong passwords lock the account; then even the right one is refused.
+// 7. Provider attestation (domain §5.6): the persona provider's user attests a vendor by its
+// submitter id and revokes it; another NPI's page is not its own; the help desk switches the
+// relationship rule and the provider's page tells which rule is in force.
+await scenario('a provider attests and revokes a vendor; the help desk switches the rule', async () => {
+  const prov = await newPage();
+  await signIn(prov, 'npi1125213722', PROVIDER_PASS);
+  assert.match(prov.url(), /\/desktop\/p\/1125213722$/);
+  await prov.getByRole('heading', { name: 'Vendor attestations · NPI 1125213722' }).waitFor();
+  assert.equal(await prov.locator('#rule-in-force').textContent(), 'declared');
+  await prov.getByLabel("Vendor's submitter id").fill('WDEMO002');
+  await prov.getByRole('button', { name: 'Attest', exact: true }).click();
+  await prov.getByText('The vendor is attested.').waitFor();
+  const row = prov.locator('#attestations tr', { hasText: 'WDEMO002' });
+  assert.match(await row.textContent(), /WDEMO002\s*attested/);
+  await prov.getByRole('button', { name: 'Revoke WDEMO002' }).click();
+  await prov.getByText('The attestation is revoked.').waitFor();
+  assert.match(await row.textContent(), /WDEMO002\s*revoked/);
+  assert.equal((await prov.goto(`${BASE}/desktop/p/1497429880`)).status(), 403);
+  assert.equal((await prov.goto(`${BASE}/desktop/s/WDEMO001`)).status(), 403);
+
+  await adm.goto(`${BASE}/desktop/admin/relationship-rule`);
+  assert.equal(await adm.locator('#rule-in-force').textContent(), 'declared');
+  await adm.locator('input[name="rule"][value="attested"]').check();
+  await adm.getByRole('button', { name: 'Set the rule' }).click();
+  await adm.getByText('The rule is now attested').waitFor();
+  assert.equal(await adm.locator('#rule-in-force').textContent(), 'attested');
+  await shot(adm, '19-admin-relationship-rule');
+
+  // The provider attests WDEMO002 again and reads the rule it now counts under.
+  await prov.goto(`${BASE}/desktop/p/1125213722`);
+  assert.equal(await prov.locator('#rule-in-force').textContent(), 'attested');
+  await prov.getByRole('button', { name: 'Attest WDEMO002 again' }).click();
+  await prov.getByText('The vendor is attested.').waitFor();
+  await shot(prov, '18-provider-attestations');
+
+  // Back to the default, so the demo keeps answering as before.
+  await adm.locator('input[name="rule"][value="declared"]').check();
+  await adm.getByRole('button', { name: 'Set the rule' }).click();
+  await adm.getByText('The rule is now declared').waitFor();
+  await prov.context().close();
+});
+
+// 8. Five wrong passwords lock the account; then even the right one is refused.
 await scenario('five wrong passwords lock the account', async () => {
   const page = await newPage();
   for (let i = 1; i <= 5; i += 1) {

@@ -255,7 +255,7 @@ fn nav(ctx: &Ctx, current: &str) -> Markup {
             ("/desktop/admin/outbox".into(), "Outbox", "outbox"),
             ("/desktop/admin/availability".into(), "Availability", "availability"),
             ("/desktop/admin/users".into(), "Users", "users"),
-            ("/desktop/admin/relationship-rule".into(), "Relationship rule", "rule"),
+            ("/desktop/admin/relationship-rule".into(), "Rule", "rule"),
         ],
         Principal::Provider { npi, .. } => {
             vec![(format!("/desktop/p/{}", seg(npi)), "Vendor attestations", "provider")]

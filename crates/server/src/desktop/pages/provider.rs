@@ -72,7 +72,7 @@ fn attestations_view(
             form method="post" action=(action) {
                 (csrf_field(ctx))
                 input type="hidden" name="state" value="attested";
-                (input("submitter", "Vendor's submitter id", "text", field(form, "submitter"), Some("(e.g. WDEMO002: ask your vendor)"), None))
+                (input("submitter", "Vendor's submitter id", "text", field(form, "submitter"), Some("(ask your vendor: the id it sends inquiries under)"), None))
                 button type="submit" { "Attest" }
             }
         }
