@@ -268,10 +268,10 @@ fn print_banner(scheme: &str, addr: SocketAddr, demo: bool) {
             "desktop API (docs/desktop.md, {base}/api/openapi.json): users wdemo001..wdemo004, password {DEMO_DESKTOP_PASSWORD}; help desk: helpdesk, password {DEMO_HELPDESK_PASSWORD}"
         );
         println!(
-            "desktop provider (attests its vendors at {base}/desktop/p/{DEMO_PROVIDER_NPI}): user {DEMO_PROVIDER_USER}, password {DEMO_PROVIDER_PASSWORD}"
+            "  curl -s {base}/api/session -d '{{\"username\":\"wdemo001\",\"password\":\"{DEMO_DESKTOP_PASSWORD}\"}}'"
         );
         println!(
-            "  curl -s {base}/api/session -d '{{\"username\":\"wdemo001\",\"password\":\"{DEMO_DESKTOP_PASSWORD}\"}}'"
+            "desktop provider (attests its vendors at {base}/desktop/p/{DEMO_PROVIDER_NPI}): user {DEMO_PROVIDER_USER}, password {DEMO_PROVIDER_PASSWORD}"
         );
         println!("try it:");
         println!(

@@ -626,7 +626,7 @@ impl DesktopService {
             at: self.now(),
         };
         self.store.put_attestation(&a)?;
-        tracing::info!(user = %p.username(), npi, submitter, state = a.state.as_str(), "attestation recorded");
+        tracing::info!(user = %p.username(), submitter, state = a.state.as_str(), "attestation recorded");
         Ok(a)
     }
 
