@@ -1003,7 +1003,7 @@ async fn submit_cap(
 
 // Usage over time.
 
-/// One UTC day's figures.
+/// One day's figures (ET calendar days, like the audits).
 #[derive(Clone, Copy, Default)]
 struct Day {
     volume: u64,
@@ -1072,12 +1072,13 @@ async fn usage(State(st): State<Pages>, headers: HeaderMap, Path(id): Path<Strin
     view(st, headers, move |st, ctx| {
         st.svc.submitter(&ctx.p, &id)?;
         let now = st.svc.now();
-        let today = now.date();
+        // ET days, the audits' days, so a day here is the day an audit judged.
+        let today = compliance::period::et_date(now);
         let first = today.add_days(-29);
-        let from = Instant::from_unix(first.days_since_epoch() * 86_400);
+        let from = compliance::Period::day(first).start;
         let mut days: Vec<(Date, Day)> = (0..30).map(|i| (first.add_days(i), Day::default())).collect();
         st.svc.store().scan_transactions(&id, from, now, &mut |r| {
-            let i = (r.at.unix_seconds.div_euclid(86_400) - first.days_since_epoch()) as usize;
+            let i = (compliance::period::et_date(r.at).days_since_epoch() - first.days_since_epoch()) as usize;
             if let Some((_, d)) = days.get_mut(i) {
                 d.volume += 1;
                 match r.outcome {
@@ -1110,7 +1111,7 @@ async fn usage(State(st): State<Pages>, headers: HeaderMap, Path(id): Path<Strin
             }
             (usage_chart(&days))
             table {
-                thead { tr { th { "Day (UTC)" } th.num { "Transactions" } th.num { "AAA" } th.num { "999/TA1" } } }
+                thead { tr { th { "Day (ET)" } th.num { "Transactions" } th.num { "AAA" } th.num { "999/TA1" } } }
                 tbody {
                     @for (date, d) in days.iter().rev().filter(|(_, d)| d.volume > 0) {
                         tr { td { (date) } td.num { (d.volume) } td.num { (d.aaa) } td.num { (d.rejected) } }
