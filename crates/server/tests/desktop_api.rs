@@ -4,119 +4,25 @@
 //! a submitter and accepting a CAP, and the relationship rule on the real-time path.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use compliance::ManualClock;
-use eligibility::{Enrollment, EntityKind, Instant, Personas, Provider, Releases, Settings};
+use eligibility::{Enrollment, EntityKind, Provider};
 use serde_json::{Value, json};
-use server::Responder;
-use server::http::{AppState, Config};
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
-use store::{DesktopRole, NewDesktopUser, Store};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-const NOW: &str = "2026-12-01T17:00:00Z";
+mod support;
 
-struct World {
-    addr: SocketAddr,
-    store: Arc<dyn Store>,
-    _clock: Arc<ManualClock>,
-    _stop: tokio::sync::oneshot::Sender<()>,
-    _dir: tempfile::TempDir,
-}
-
-fn at(s: &str) -> Instant {
-    Instant::parse_rfc3339(s).unwrap()
-}
-
-fn sync<T>(f: impl FnOnce() -> T) -> T {
-    tokio::task::block_in_place(f)
-}
+use support::{HELPDESK, NOW, PASSWORD, Reply, World, http, sync};
 
 /// The desktop users of the tests: one per demo submitter (`wdemo001`…) and the help desk.
-const USERS: &[(&str, Option<&str>)] = &[
-    ("wdemo001", Some("WDEMO001")),
-    ("wdemo002", Some("WDEMO002")),
-    ("wdemo004", Some("WDEMO004")),
-    ("helpdesk", None),
+const USERS: &[support::User<'static>] = &[
+    ("wdemo001", store::DesktopRole::Submitter, Some("WDEMO001"), None),
+    ("wdemo002", store::DesktopRole::Submitter, Some("WDEMO002"), None),
+    ("wdemo004", store::DesktopRole::Submitter, Some("WDEMO004"), None),
+    HELPDESK,
 ];
-const PASSWORD: &str = "desktop-test-pass";
 
 async fn world() -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("hets.db").display());
-    world_on(&url, dir).await
-}
-
-async fn world_on(url: &str, dir: tempfile::TempDir) -> World {
-    let store = sync(|| store::open(url)).unwrap();
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/personas.toml")).unwrap();
-    sync(|| {
-        store::load_personas(store.as_ref(), &Personas::from_toml(&text).unwrap()).unwrap();
-        for (name, submitter) in USERS {
-            store
-                .put_desktop_user(
-                    &NewDesktopUser {
-                        username: name.to_string(),
-                        role: if submitter.is_some() { DesktopRole::Submitter } else { DesktopRole::Admin },
-                        submitter: submitter.map(str::to_string),
-                        npi: None,
-                        password: PASSWORD.into(),
-                    },
-                    at(NOW),
-                )
-                .unwrap();
-        }
-    });
-    let clock = Arc::new(ManualClock::new(at(NOW)));
-    let responder =
-        sync(|| Arc::new(Responder::new(store.clone(), Releases::builtin().unwrap(), Settings::default()).unwrap()));
-    let config = Config { status_ttl: Duration::ZERO, ..Config::default() };
-    let state = AppState::with_clock(responder, config, clock.clone());
-    let (addr, stop, _task) = server::http::spawn("127.0.0.1:0".parse().unwrap(), state, None).await.unwrap();
-    World { addr, store, _clock: clock, _stop: stop, _dir: dir }
-}
-
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: HashMap<String, String>,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-
-    fn error(&self) -> String {
-        self.json()["error"].as_str().unwrap_or_default().to_string()
-    }
-}
-
-async fn http(addr: SocketAddr, method: &str, path: &str, extra: &[(&str, &str)], body: &str) -> Reply {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let mut head =
-        format!("{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
-    for (k, v) in extra {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).await.unwrap();
-    s.write_all(body.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(60), s.read_to_end(&mut out)).await.unwrap().unwrap();
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    Reply { status, headers, body: body.to_string() }
+    support::world(USERS).await
 }
 
 /// A signed-in API client.
@@ -194,9 +100,9 @@ async fn sign_in_sessions_csrf_and_lockout() {
 
     // Idle sessions end after 30 minutes.
     let c = sign_in(&w, "wdemo002").await;
-    w._clock.advance_seconds(29 * 60);
+    w.clock.advance_seconds(29 * 60);
     assert_eq!(c.call("GET", "/api/me/status", None).await.status, 200);
-    w._clock.advance_seconds(31 * 60);
+    w.clock.advance_seconds(31 * 60);
     let r = c.call("GET", "/api/me/status", None).await;
     assert_eq!(r.status, 401);
     assert!(r.error().contains("expired"), "{}", r.body);
@@ -223,7 +129,7 @@ async fn sign_in_sessions_csrf_and_lockout() {
         sign_in_reply(w.addr, "wdemo002", "wrong").await;
     }
     assert_eq!(sign_in_reply(w.addr, "wdemo002", PASSWORD).await.status, 423);
-    w._clock.advance_seconds(30 * 60);
+    w.clock.advance_seconds(30 * 60);
     assert_eq!(sign_in_reply(w.addr, "wdemo002", PASSWORD).await.status, 200);
 }
 
@@ -735,7 +641,7 @@ async fn fifty_thousand_rows_in_under_ten_seconds() {
         }
         Err(_) => format!("sqlite:{}", dir.path().join("hets.db").display()),
     };
-    let w = world_on(&url, dir).await;
+    let w = support::world_on(&url, dir, USERS).await;
     // The synchronous PostgreSQL client may not be dropped on a runtime thread.
     std::mem::forget(w.store.clone());
     let enrolled: Vec<String> = (0..40_000).map(|i| npi(150_000_000 + i)).collect();

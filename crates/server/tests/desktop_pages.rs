@@ -4,116 +4,16 @@
 //! passwords, and no PHI in the logs of a beneficiary lookup.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use compliance::ManualClock;
-use eligibility::{Instant, Personas, Releases, Settings};
-use server::Responder;
-use server::http::{AppState, Config};
-use std::collections::HashMap;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
-use store::{DesktopRole, NewDesktopUser, Store};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-const NOW: &str = "2026-12-01T17:00:00Z";
-const PASSWORD: &str = "desktop-test-pass";
+mod support;
 
-struct World {
-    addr: SocketAddr,
-    store: Arc<dyn Store>,
-    _stop: tokio::sync::oneshot::Sender<()>,
-    _dir: tempfile::TempDir,
-}
-
-fn at(s: &str) -> Instant {
-    Instant::parse_rfc3339(s).unwrap()
-}
-
-fn sync<T>(f: impl FnOnce() -> T) -> T {
-    tokio::task::block_in_place(f)
-}
+use support::{HELPDESK, PASSWORD, Reply, World, at, csrf_of, form, http, submitter_user, sync};
 
 async fn world() -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("hets.db").display());
-    let store = sync(|| store::open(&url)).unwrap();
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/personas.toml")).unwrap();
-    sync(|| {
-        store::load_personas(store.as_ref(), &Personas::from_toml(&text).unwrap()).unwrap();
-        for (name, submitter) in [("wdemo001", Some("WDEMO001")), ("wdemo002", Some("WDEMO002")), ("helpdesk", None)] {
-            store
-                .put_desktop_user(
-                    &NewDesktopUser {
-                        username: name.to_string(),
-                        role: if submitter.is_some() { DesktopRole::Submitter } else { DesktopRole::Admin },
-                        submitter: submitter.map(str::to_string),
-                        npi: None,
-                        password: PASSWORD.into(),
-                    },
-                    at(NOW),
-                )
-                .unwrap();
-        }
-    });
-    let clock = Arc::new(ManualClock::new(at(NOW)));
-    let responder =
-        sync(|| Arc::new(Responder::new(store.clone(), Releases::builtin().unwrap(), Settings::default()).unwrap()));
-    let config = Config { status_ttl: Duration::ZERO, ..Config::default() };
-    let state = AppState::with_clock(responder, config, clock);
-    let (addr, stop, _task) = server::http::spawn("127.0.0.1:0".parse().unwrap(), state, None).await.unwrap();
-    World { addr, store, _stop: stop, _dir: dir }
-}
-
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: HashMap<String, String>,
-    body: String,
-}
-
-async fn http(addr: SocketAddr, method: &str, path: &str, extra: &[(&str, &str)], body: &str) -> Reply {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let mut head =
-        format!("{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
-    for (k, v) in extra {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).await.unwrap();
-    s.write_all(body.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(60), s.read_to_end(&mut out)).await.unwrap().unwrap();
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    Reply { status, headers, body: body.to_string() }
-}
-
-fn form(fields: &[(&str, &str)]) -> String {
-    fields
-        .iter()
-        .map(|(k, v)| {
-            let enc: String = v
-                .bytes()
-                .map(|b| {
-                    if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
-                        (b as char).to_string()
-                    } else {
-                        format!("%{b:02X}")
-                    }
-                })
-                .collect();
-            format!("{k}={enc}")
-        })
-        .collect::<Vec<_>>()
-        .join("&")
+    support::world(&[submitter_user("wdemo001", "WDEMO001"), submitter_user("wdemo002", "WDEMO002"), HELPDESK]).await
 }
 
 /// Signs in as a browser does: the form first (its CSRF cookie and field), then the POST.
@@ -162,11 +62,6 @@ impl Browser {
         )
         .await
     }
-}
-
-fn csrf_of(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
-    html[at..].split('"').next().unwrap().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,108 +4,29 @@
 //! rule `attested` the provider's word is what lets a 270 through over SOAP.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use compliance::ManualClock;
-use eligibility::{Instant, Personas, Releases, Settings};
 use serde_json::{Value, json};
-use server::Responder;
-use server::http::{AppState, Config};
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use store::{AttestationState, DesktopRole, NewDesktopUser, Store};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use store::{AttestationState, Store};
 
-const NOW: &str = "2026-12-01T17:00:00Z";
-const PASSWORD: &str = "desktop-test-pass";
+mod support;
+
+use support::{HELPDESK, PASSWORD, Reply, World, csrf_of, form, http, submitter_user, sync};
+
 /// The persona provider (BAYSIDE FAMILY MEDICINE) and its provider user.
 const NPI: &str = "1125213722";
 const PROVIDER: &str = "npi1125213722";
 /// Another enrolled provider, whose attestations are not the first provider's business.
 const OTHER_NPI: &str = "1497429880";
 
-struct World {
-    addr: SocketAddr,
-    store: Arc<dyn Store>,
-    _stop: tokio::sync::oneshot::Sender<()>,
-    _dir: tempfile::TempDir,
-}
-
-fn at(s: &str) -> Instant {
-    Instant::parse_rfc3339(s).unwrap()
-}
-
-fn sync<T>(f: impl FnOnce() -> T) -> T {
-    tokio::task::block_in_place(f)
-}
-
 async fn world() -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("hets.db").display());
-    let store = sync(|| store::open(&url)).unwrap();
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/personas.toml")).unwrap();
-    sync(|| {
-        store::load_personas(store.as_ref(), &Personas::from_toml(&text).unwrap()).unwrap();
-        let users = [
-            ("wdemo001", DesktopRole::Submitter, Some("WDEMO001"), None),
-            ("helpdesk", DesktopRole::Admin, None, None),
-            (PROVIDER, DesktopRole::Provider, None, Some(NPI)),
-        ];
-        for (name, role, submitter, npi) in users {
-            let user = NewDesktopUser {
-                username: name.to_string(),
-                role,
-                submitter: submitter.map(str::to_string),
-                npi: npi.map(str::to_string),
-                password: PASSWORD.into(),
-            };
-            store.put_desktop_user(&user, at(NOW)).unwrap();
-        }
-    });
-    let clock = Arc::new(ManualClock::new(at(NOW)));
-    let responder =
-        sync(|| Arc::new(Responder::new(store.clone(), Releases::builtin().unwrap(), Settings::default()).unwrap()));
-    let config = Config { status_ttl: Duration::ZERO, ..Config::default() };
-    let state = AppState::with_clock(responder, config, clock);
-    let (addr, stop, _task) = server::http::spawn("127.0.0.1:0".parse().unwrap(), state, None).await.unwrap();
-    World { addr, store, _stop: stop, _dir: dir }
-}
-
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: HashMap<String, String>,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-}
-
-async fn http(addr: SocketAddr, method: &str, path: &str, extra: &[(&str, &str)], body: &str) -> Reply {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let mut head =
-        format!("{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
-    for (k, v) in extra {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).await.unwrap();
-    s.write_all(body.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(60), s.read_to_end(&mut out)).await.unwrap().unwrap();
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    Reply { status, headers, body: body.to_string() }
+    support::world(&[
+        submitter_user("wdemo001", "WDEMO001"),
+        HELPDESK,
+        (PROVIDER, store::DesktopRole::Provider, None, Some(NPI)),
+    ])
+    .await
 }
 
 /// A signed-in API client (bearer token).
@@ -128,31 +49,6 @@ impl Client {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         http(self.addr, method, path, &[("Authorization", &auth), ("Content-Type", "application/json")], &body).await
     }
-}
-
-fn form(fields: &[(&str, &str)]) -> String {
-    fields
-        .iter()
-        .map(|(k, v)| {
-            let enc: String = v
-                .bytes()
-                .map(|b| {
-                    if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
-                        (b as char).to_string()
-                    } else {
-                        format!("%{b:02X}")
-                    }
-                })
-                .collect();
-            format!("{k}={enc}")
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn csrf_of(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
-    html[at..].split('"').next().unwrap().to_string()
 }
 
 /// A browser-like session on the pages: the cookie and the CSRF token the forms carry.
