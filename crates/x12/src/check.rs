@@ -7,7 +7,7 @@ use crate::envelope::{ISA_LEN, InterchangeHeader, read_isa, skip_preamble};
 use crate::inquiry::{Inquiry270, apply};
 use crate::response::{Reader271, Response271};
 use crate::schema::Slot;
-use crate::segment::{Segment, tokenize};
+use crate::segment::{Fields, Segment, tokenize};
 use crate::validate::{SetValidator, is_x12_char};
 use serde::Serialize;
 
@@ -58,11 +58,16 @@ trait SetReader<'a>: Sized {
     /// `text` is the tokenised input as text, when all of it is UTF-8.
     fn new(text: Option<&'a str>) -> Self;
     fn step(&mut self, seg: &Segment<'a>);
-    fn finish(self) -> (Self::Out, Vec<SegmentError>);
+    /// Ends the set and hands over its segment errors. The reader keeps its output until
+    /// [`SetReader::into_out`]: the typed 270 is over a kilobyte, and each move of it is a copy.
+    fn finish(&mut self) -> Vec<SegmentError>;
+    fn into_out(self) -> Self::Out;
 }
 
 struct Reader270<'a> {
     validator: SetValidator,
+    /// The segment being read, split once for the validator and the decoder.
+    fields: Fields<'a>,
     inquiry: Inquiry270<'a>,
     /// The input after the ISA as text: one UTF-8 check for the whole interchange instead of
     /// one per segment.
@@ -73,20 +78,30 @@ impl<'a> SetReader<'a> for Reader270<'a> {
     type Out = Inquiry270<'a>;
     const FUNCTIONAL_ID: &'static str = "HS";
     const SET_ID: &'static str = "270";
+    // Inlined so that the typed 270 is built in place and moved once, into the verdict.
+    #[inline]
     fn new(text: Option<&'a str>) -> Self {
-        Reader270 { validator: SetValidator::new(), inquiry: Inquiry270::default(), text }
+        Reader270 { validator: SetValidator::new(), fields: Fields::default(), inquiry: Inquiry270::default(), text }
     }
     fn step(&mut self, seg: &Segment<'a>) {
-        if let Some(m) = self.validator.step(seg)
+        self.fields.split(seg.raw(), seg.delimiters().element);
+        if let Some(m) = self.validator.step_fields(seg, &self.fields)
             && m.slot != Slot::Refused
         {
-            let seg_text = self.text.and_then(|t| t.get(seg.offset()..seg.offset() + seg.raw().len()));
-            apply(&mut self.inquiry, m.slot, seg, seg_text);
+            let seg_text = match self.text {
+                Some(t) => t.get(seg.offset()..seg.offset() + seg.raw().len()),
+                None => std::str::from_utf8(seg.raw()).ok(),
+            };
+            apply(&mut self.inquiry, m.slot, seg, &self.fields, seg_text);
         }
     }
-    fn finish(mut self) -> (Inquiry270<'a>, Vec<SegmentError>) {
+    fn finish(&mut self) -> Vec<SegmentError> {
         self.validator.finish();
-        (self.inquiry, self.validator.into_errors())
+        self.validator.take_errors()
+    }
+    #[inline]
+    fn into_out(self) -> Inquiry270<'a> {
+        self.inquiry
     }
 }
 
@@ -100,8 +115,11 @@ impl<'a> SetReader<'a> for Reader271 {
     fn step(&mut self, seg: &Segment<'a>) {
         Reader271::step(self, seg);
     }
-    fn finish(self) -> (Response271, Vec<SegmentError>) {
-        (self.response, self.errors)
+    fn finish(&mut self) -> Vec<SegmentError> {
+        std::mem::take(&mut self.errors)
+    }
+    fn into_out(self) -> Response271 {
+        self.response
     }
 }
 
@@ -164,29 +182,32 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
     let mut group_errors: Vec<GroupErrorCode> = Vec::new();
     let mut group_closed = false;
     let mut set: Option<SetAck> = None;
-    let mut decoded: Option<R::Out> = None;
+    let mut decoded = false;
     let mut sets = 0u32;
     let mut ge_count: Option<u32> = None;
     let mut iea: Option<Segment<'a>> = None;
 
-    // The open transaction set: its reader and its acknowledgement, created together.
-    let mut open: Option<(R, SetAck)> = None;
+    // The reader of the one transaction set, made once and never moved until its output goes
+    // into the verdict: a real-time interchange carries exactly one set (a second ST is
+    // refused), so it is never reused. `open` is the acknowledgement of the set being read.
+    let mut reader = R::new(rest_text);
+    let mut open: Option<SetAck> = None;
     let mut st_control: &'a [u8] = b"";
     let mut st_fields: [&'a [u8]; 3] = [b""; 3];
     let mut set_segments = 0u32;
 
     for seg in segments.by_ref() {
         let id = seg.id();
-        if let Some((r, _)) = open.as_mut() {
+        if open.is_some() {
             set_segments += 1;
             if !matches!(id, b"SE" | b"GE" | b"IEA" | b"GS" | b"ST") {
-                r.step(&seg);
+                reader.step(&seg);
                 continue;
             }
         }
-        if let Some((mut r, mut ack)) = open.take() {
+        if let Some(mut ack) = open.take() {
             if id == b"SE" {
-                r.step(&seg);
+                reader.step(&seg);
                 let (f, _) = seg.fields::<2>();
                 if digits(f[0]) != Some(set_segments) {
                     ack.errors.push(SetErrorCode::SegmentCountMismatch);
@@ -197,9 +218,9 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
             } else {
                 ack.errors.push(SetErrorCode::TrailerMissing);
             }
-            let (out, errors) = r.finish();
+            let errors = reader.finish();
             finish_set(&mut ack, errors);
-            decoded = Some(out);
+            decoded = true;
             set = Some(ack);
             if id == b"SE" {
                 continue;
@@ -208,8 +229,11 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
         match id {
             b"GS" if group.is_none() && groups == 0 => {
                 groups += 1;
-                let (f, n) = seg.fields::<9>();
-                if let Some(problem) = gs_problem(&f, n) {
+                let mut gs = Fields::default();
+                gs.split(seg.raw(), d.element);
+                let f: [&[u8]; 9] = std::array::from_fn(|i| gs.get(i));
+                let n = gs.count;
+                if let Some(problem) = gs_problem(&f, n, seg.raw()) {
                     return refuse(Ta1Code::ContentInvalid, problem);
                 }
                 // The group must name the same parties as the interchange that carries it: the
@@ -229,14 +253,20 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
                 } else if f[7] != CONVENTION.as_bytes() {
                     group_errors.push(GroupErrorCode::VersionNotSupported);
                 }
+                // Cut from the interchange's text (one UTF-8 check for all of it) when there is one.
+                let seg_text = rest_text.and_then(|t| t.get(seg.offset()..seg.offset() + seg.raw().len()));
+                let t = |i: usize| match seg_text {
+                    Some(st) => gs.text(st, i),
+                    None => text(f[i]),
+                };
                 group = Some(GroupHeader {
-                    functional_id: text(f[0]),
-                    sender: text(f[1]),
-                    receiver: text(f[2]),
-                    date: text(f[3]),
-                    time: text(f[4]),
-                    control_number: text(f[5]),
-                    version: text(f[7]),
+                    functional_id: t(0),
+                    sender: t(1),
+                    receiver: t(2),
+                    date: t(3),
+                    time: t(4),
+                    control_number: t(5),
+                    version: t(7),
                 });
             }
             b"GS" => {
@@ -272,9 +302,8 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
                 if f[2] != CONVENTION.as_bytes() {
                     ack.errors.push(SetErrorCode::ConventionNotSupported);
                 }
-                let mut r = R::new(rest_text);
-                r.step(&seg);
-                open = Some((r, ack));
+                reader.step(&seg);
+                open = Some(ack);
             }
             b"ST" if group.is_some() && !group_closed => {
                 return refuse(
@@ -332,11 +361,8 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
         return refuse(Ta1Code::ContentInvalid, "the interchange holds no functional group".into());
     };
     let set_ok = set.as_ref().is_some_and(|s| s.code == AckCode::Accepted);
-    if group_errors.is_empty()
-        && set_ok
-        && let Some(transaction) = decoded
-    {
-        return Checked::Accepted { interchange: header, group, transaction };
+    if group_errors.is_empty() && set_ok && decoded {
+        return Checked::Accepted { interchange: header, group, transaction: reader.into_out() };
     }
     if let Some(ack) = set.as_mut() {
         let [id, control, convention] = st_fields;
@@ -371,12 +397,15 @@ fn finish_set(ack: &mut SetAck, errors: Vec<SegmentError>) {
 }
 
 /// GS syntax problems make the interchange content invalid (TA105 `024`).
-fn gs_problem(f: &[&[u8]; 9], n: usize) -> Option<String> {
+/// `raw` is the whole segment: when all of it is printable (separators included), so is every
+/// element, and one pass the compiler vectorises replaces nine short loops.
+fn gs_problem(f: &[&[u8]; 9], n: usize, raw: &[u8]) -> Option<String> {
     let printable = |b: &[u8]| b.iter().all(|&c| is_x12_char(c));
     if n > 8 {
         return Some("GS has more than 8 elements".into());
     }
-    if f.iter().any(|e| !printable(e)) {
+    let all_printable = raw.iter().fold(true, |ok, &c| ok & is_x12_char(c));
+    if !all_printable && f.iter().any(|e| !printable(e)) {
         return Some("GS holds a character outside the X12 character sets".into());
     }
     if f[0].len() != 2 {

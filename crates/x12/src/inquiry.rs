@@ -1,7 +1,7 @@
 //! The typed 270 (005010X279A1). Strings borrow from the input; nothing is copied.
 
 use crate::schema::Slot;
-use crate::segment::Segment;
+use crate::segment::{Fields, Segment};
 use serde::Serialize;
 
 /// One NM1: an entity's name and identifier. Empty strings are elements that were not sent.
@@ -160,11 +160,17 @@ pub struct Inquiry270<'a> {
 
 /// Fills an [`Inquiry270`] from placed segments. Only called for segments the validator
 /// placed; element syntax has been checked, so values are taken as they are.
-pub(crate) fn apply<'a>(inq: &mut Inquiry270<'a>, slot: Slot, seg: &Segment<'a>, text: Option<&'a str>) {
-    // Nine covers every element read below but INS17; a wider array costs a copy per segment.
-    let mut f: [&'a str; 9] = [""; 9];
-    fill_text(seg, text, &mut f);
-    let s = |i: usize| -> &'a str { f[i] };
+/// `fields` is `seg` already split (by the validator's caller), `text` the segment as text when
+/// it is UTF-8.
+pub(crate) fn apply<'a>(
+    inq: &mut Inquiry270<'a>,
+    slot: Slot,
+    seg: &Segment<'a>,
+    fields: &Fields<'a>,
+    text: Option<&'a str>,
+) {
+    // Elements are cut as text when read: an HL or an SE reads one or none of theirs.
+    let s = |i: usize| -> &'a str { element_text(fields, text, i) };
     let name = || Name {
         entity: s(0),
         entity_type: s(1),
@@ -201,10 +207,10 @@ pub(crate) fn apply<'a>(inq: &mut Inquiry270<'a>, slot: Slot, seg: &Segment<'a>,
         Slot::N4Subscriber => set_city(&mut sub.address, [s(0), s(1), s(2), s(3), s(6)]),
         Slot::PrvSubscriber => sub.provider = Some(provider()),
         Slot::Dmg => sub.demographics = Some(Demographics { format: s(0), birth_date: s(1), gender: s(2) }),
-        Slot::Ins => sub.birth_sequence = std::str::from_utf8(seg.element(17).raw()).unwrap_or(""),
+        Slot::Ins => sub.birth_sequence = element_text(fields, text, 16),
         Slot::Hi => {
-            for e in seg.elements().take(8) {
-                let mut c = e.components();
+            for i in 0..fields.count.min(8) {
+                let mut c = fields.get(i).split(|&b| b == seg.delimiters().component);
                 let q = c.next().and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("");
                 let v = c.next().and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("");
                 if !q.is_empty() {
@@ -214,8 +220,9 @@ pub(crate) fn apply<'a>(inq: &mut Inquiry270<'a>, slot: Slot, seg: &Segment<'a>,
         }
         Slot::DtpSubscriber => sub.dates.push(InquiryDate { qualifier: s(0), format: s(1), value: s(2) }),
         Slot::Eq => {
-            // EQ01, EQ02 and EQ05 are already text (`f`): split them without another UTF-8 check.
+            // EQ01, EQ02 and EQ05 as text (`f`), split without another UTF-8 check.
             let d = seg.delimiters();
+            let f = [s(0), s(1), "", "", s(4)];
             let mut eq = BenefitInquiry { coverage_level: s(2), ..Default::default() };
             if !f[0].is_empty() {
                 // Sized once: the CMS sample asks for 13 service types in one EQ01.
@@ -254,41 +261,38 @@ pub(crate) fn apply<'a>(inq: &mut Inquiry270<'a>, slot: Slot, seg: &Segment<'a>,
     }
 }
 
-/// Splits text at an ASCII delimiter (a char boundary, so slicing cannot fail).
+/// Splits text at an ASCII delimiter. The positions of an ASCII byte are char boundaries, so
+/// `get` cannot fail (the ISA check makes every delimiter ASCII). A plain loop: `str::split`'s
+/// searcher costs a `memchr` call per piece, and EQ01 has a dozen two-byte pieces.
 fn split_text(text: &str, sep: u8) -> impl Iterator<Item = &str> {
-    let sep = char::from(sep);
-    // A non-ASCII delimiter cannot occur in text that passed the X12 character check.
-    text.split(sep)
+    let bytes = text.as_bytes();
+    let mut start = Some(0);
+    std::iter::from_fn(move || {
+        let from = start?;
+        let rest = bytes.get(from..).unwrap_or(b"");
+        let end = match rest.iter().position(|&b| b == sep) {
+            Some(i) => {
+                start = Some(from + i + 1);
+                from + i
+            }
+            None => {
+                start = None;
+                bytes.len()
+            }
+        };
+        Some(text.get(from..end).unwrap_or(""))
+    })
 }
 
-/// The first elements of `seg` as text. One UTF-8 check for the whole segment instead of one per
-/// element: this runs for every segment of every request.
-fn fill_text<'a>(seg: &Segment<'a>, text: Option<&'a str>, out: &mut [&'a str]) {
-    let sep = seg.delimiters().element;
-    match text.map_or_else(|| std::str::from_utf8(seg.raw()), Ok) {
-        Ok(text) if sep.is_ascii() => {
-            // Byte positions of an ASCII separator are char boundaries, so `get` always succeeds;
-            // a plain loop beats `str::split`'s searcher on segments this short.
-            let bytes = text.as_bytes();
-            let mut start = match bytes.iter().position(|&b| b == sep) {
-                Some(i) => i + 1,
-                None => return,
-            };
-            for slot in out.iter_mut() {
-                let end = bytes[start..].iter().position(|&b| b == sep).map_or(bytes.len(), |i| start + i);
-                *slot = text.get(start..end).unwrap_or("");
-                if end == bytes.len() {
-                    break;
-                }
-                start = end + 1;
-            }
-        }
-        // Bytes outside UTF-8 were reported by the validator; keep what reads as text.
-        _ => {
-            for (slot, e) in out.iter_mut().zip(seg.elements()) {
-                *slot = std::str::from_utf8(e.raw()).unwrap_or("");
-            }
-        }
+/// Element `i` (0-based) as text, cut from the segment's text at the offset the split found:
+/// no second split and no UTF-8 check per element, as this runs for every element read of
+/// every request. A segment that is not UTF-8 (reported by the validator) gives what of each
+/// element reads as text.
+#[inline]
+fn element_text<'a>(fields: &Fields<'a>, text: Option<&'a str>, i: usize) -> &'a str {
+    match text {
+        Some(text) => fields.text(text, i),
+        None => std::str::from_utf8(fields.get(i)).unwrap_or(""),
     }
 }
 

@@ -2,6 +2,7 @@
 //! decoder learns from the matched [`Slot`] what each segment means.
 
 use crate::codes::SERVICE_TYPES;
+use crate::segment::id_key;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Usage {
@@ -114,6 +115,8 @@ pub struct Seg {
 #[derive(Debug)]
 pub struct Entry {
     pub seg: &'static Seg,
+    /// `seg.id` packed by [`id_key`], for the search that places each segment.
+    pub key: u32,
     pub usage: Usage,
     /// Maximum use of the segment, or maximum repeat of the loop it starts.
     pub max: u16,
@@ -131,10 +134,17 @@ pub struct LoopDef {
 }
 
 const fn seg(seg: &'static Seg, usage: Usage, max: u16) -> Entry {
-    Entry { seg, usage, max, child: None }
+    Entry { seg, key: schema_key(seg.id), usage, max, child: None }
 }
 const fn lp(seg: &'static Seg, usage: Usage, max: u16, child: &'static LoopDef) -> Entry {
-    Entry { seg, usage, max, child: Some(child) }
+    Entry { seg, key: schema_key(seg.id), usage, max, child: Some(child) }
+}
+/// The key of the HL entries, whose numbering the validator checks.
+pub const HL_KEY: u32 = schema_key("HL");
+const fn schema_key(id: &str) -> u32 {
+    let key = id_key(id.as_bytes());
+    assert!(key != 0, "schema segment ids are one to three bytes");
+    key
 }
 
 use Ty::*;
@@ -558,3 +568,25 @@ pub static TRANSACTION_270: LoopDef = LoopDef {
 /// Every segment id the 270 uses, to tell "unexpected here" from "not in this set".
 pub const SEGMENT_IDS_270: &[&str] =
     &["ST", "BHT", "HL", "NM1", "REF", "N3", "N4", "PRV", "TRN", "DMG", "INS", "HI", "DTP", "EQ", "AMT", "III", "SE"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::MAX_FIELDS;
+
+    /// The validator checks elements from a split that keeps `MAX_FIELDS` of them: every
+    /// segment of the tables must have fewer, so that one more still shows "too many".
+    #[test]
+    fn every_segment_fits_the_split() {
+        fn walk(def: &LoopDef) {
+            for e in def.entries {
+                assert!(e.seg.elements.len() < MAX_FIELDS, "{} has {} elements", e.seg.id, e.seg.elements.len());
+                assert_eq!(e.key, id_key(e.seg.id.as_bytes()));
+                if let Some(child) = e.child {
+                    walk(child);
+                }
+            }
+        }
+        walk(&TRANSACTION_270);
+    }
+}

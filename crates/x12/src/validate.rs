@@ -3,8 +3,8 @@
 
 use crate::ack::{ElementError, ElementErrorCode as E, ElementPosition, SegmentError, SegmentErrorCode as S};
 use crate::date::{Date, Time};
-use crate::schema::{El, Entry, LoopDef, SEGMENT_IDS_270, Seg, Slot, TRANSACTION_270, Ty, Usage};
-use crate::segment::Segment;
+use crate::schema::{El, Entry, HL_KEY, LoopDef, SEGMENT_IDS_270, Seg, Slot, TRANSACTION_270, Ty, Usage};
+use crate::segment::{Fields, Segment};
 
 /// Past this many IK3s a set is hopeless; more would only bloat the 999.
 const MAX_SEGMENT_ERRORS: usize = 100;
@@ -65,8 +65,8 @@ impl SetValidator {
         }
     }
 
-    pub fn into_errors(self) -> Vec<SegmentError> {
-        self.errors
+    pub fn take_errors(&mut self) -> Vec<SegmentError> {
+        std::mem::take(&mut self.errors)
     }
 
     /// Records an IK3; returns it for IK4s to be added, or `None` past the cap.
@@ -88,8 +88,16 @@ impl SetValidator {
 
     /// Places one segment. Returns what it is when it could be placed.
     pub fn step(&mut self, seg: &Segment<'_>) -> Option<Matched> {
+        let mut fields = Fields::default();
+        fields.split(seg.raw(), seg.delimiters().element);
+        self.step_fields(seg, &fields)
+    }
+
+    /// [`SetValidator::step`] for a segment its caller has already split (and will read again).
+    #[inline]
+    pub(crate) fn step_fields(&mut self, seg: &Segment<'_>, fields: &Fields<'_>) -> Option<Matched> {
         self.position += 1;
-        let id = seg.id();
+        let id = fields.id;
         if self.skip_until_hl {
             if id != b"HL" && id != b"SE" {
                 return None;
@@ -98,22 +106,22 @@ impl SetValidator {
         }
         // Forward in the current loop, then outward through the enclosing loops.
         for depth in (0..self.depth).rev() {
-            if let Some(i) = find(&self.stack[depth], seg, id, true) {
+            if let Some(i) = find(&self.stack[depth], fields, true) {
                 self.close_to(depth + 1);
-                return Some(self.enter(depth, i, seg, false));
+                return Some(self.enter(depth, i, seg, fields, false));
             }
         }
         // Backward: a segment or loop that already had its turn.
         for depth in (0..self.depth).rev() {
-            if let Some(i) = find(&self.stack[depth], seg, id, false) {
-                let frame = self.stack[depth];
-                let entry = &frame.def.entries[i];
+            if let Some(i) = find(&self.stack[depth], fields, false) {
+                let def = self.stack[depth].def;
+                let entry = &def.entries[i];
                 if entry.child.is_some() {
                     // Another instance of a loop that may not repeat here (D1: one subscriber).
                     self.close_to(depth + 1);
-                    return Some(self.enter(depth, i, seg, true));
+                    return Some(self.enter(depth, i, seg, fields, true));
                 }
-                let loop_id = frame.def.id;
+                let loop_id = def.id;
                 self.error(
                     id,
                     loop_id,
@@ -125,9 +133,9 @@ impl SetValidator {
         }
         let loop_id = self.stack[self.depth - 1].def.id;
         if id == b"HL" {
-            let level = seg.element(3);
+            let level = fields.get(2);
             let code = if level.is_empty() { E::RequiredMissing } else { E::InvalidCode };
-            let bad = printable(level.raw());
+            let bad = printable(level);
             if let Some(e) = self.error(
                 id,
                 loop_id,
@@ -164,13 +172,22 @@ impl SetValidator {
         self.report_missing(0, from, last);
     }
 
-    fn enter(&mut self, depth: usize, i: usize, seg: &Segment<'_>, repeat_of_done_loop: bool) -> Matched {
-        let frame = self.stack[depth];
-        let entry: &'static Entry = &frame.def.entries[i];
-        let id = seg.id();
+    fn enter(
+        &mut self,
+        depth: usize,
+        i: usize,
+        seg: &Segment<'_>,
+        fields: &Fields<'_>,
+        repeat_of_done_loop: bool,
+    ) -> Matched {
+        // Only the parts of the frame needed: copying a whole `Frame` per segment shows.
+        let (def, idx) = (self.stack[depth].def, self.stack[depth].idx);
+        let entry: &'static Entry = &def.entries[i];
+        let id = fields.id;
         // Required entries passed over on the way to this one.
-        let from = if frame.counts[frame.idx] > 0 { frame.idx + 1 } else { frame.idx };
-        if i > frame.idx || frame.counts[frame.idx] == 0 {
+        let idx_seen = self.stack[depth].counts[idx] > 0;
+        let from = if idx_seen { idx + 1 } else { idx };
+        if (i > idx || !idx_seen) && from < i {
             self.report_missing(depth, from, i);
         }
         let f = &mut self.stack[depth];
@@ -179,7 +196,7 @@ impl SetValidator {
         let count = f.counts[i];
         let (loop_id, check) = match entry.child {
             Some(child) => (child.id, child.check_elements),
-            None => (frame.def.id, frame.def.check_elements),
+            None => (def.id, def.check_elements),
         };
         let mut structural = None;
         if entry.usage == Usage::NotUsed {
@@ -203,10 +220,10 @@ impl SetValidator {
         }
         let mut elements = Vec::new();
         if check && structural.is_none() {
-            check_segment(seg, entry.seg, &mut elements);
+            check_segment(seg, fields, entry.seg, &mut elements);
         }
-        if entry.seg.id == "HL" && structural.is_none() {
-            self.check_hl(seg, entry.seg.slot, &mut elements);
+        if entry.key == HL_KEY && structural.is_none() {
+            self.check_hl(fields, entry.seg.slot, &mut elements);
         }
         if let Some((code, detail)) = structural {
             self.error(id, loop_id, code, detail);
@@ -220,9 +237,9 @@ impl SetValidator {
     }
 
     /// HL01 counts up from 1; HL02 names the parent level's HL01.
-    fn check_hl(&mut self, seg: &Segment<'_>, slot: Slot, out: &mut Vec<ElementError>) {
+    fn check_hl(&mut self, fields: &Fields<'_>, slot: Slot, out: &mut Vec<ElementError>) {
         self.hl_count += 1;
-        let (f, _) = seg.fields::<2>();
+        let f = [fields.get(0), fields.get(1)];
         let id = crate::date::digits(f[0]);
         if id != Some(self.hl_count) && !f[0].is_empty() {
             out.push(ElementError {
@@ -249,22 +266,25 @@ impl SetValidator {
         }
     }
 
+    #[inline]
     fn close_to(&mut self, depth: usize) {
         while self.depth > depth {
             let top = self.depth - 1;
-            let f = self.stack[top];
-            self.report_missing(top, f.idx + 1, f.def.entries.len());
+            let (def, idx) = (self.stack[top].def, self.stack[top].idx);
+            if idx + 1 < def.entries.len() {
+                self.report_missing(top, idx + 1, def.entries.len());
+            }
             self.depth -= 1;
         }
     }
 
     /// Reports the required entries in `from..to` of the frame at `depth` that never occurred.
     fn report_missing(&mut self, depth: usize, from: usize, to: usize) {
-        let f = self.stack[depth];
-        for j in from..to.min(f.def.entries.len()) {
-            let e = &f.def.entries[j];
-            if e.usage == Usage::Required && f.counts[j] == 0 {
-                let loop_id = e.child.map_or(f.def.id, |c| c.id);
+        let def = self.stack[depth].def;
+        for j in from..to.min(def.entries.len()) {
+            let e = &def.entries[j];
+            if e.usage == Usage::Required && self.stack[depth].counts[j] == 0 {
+                let loop_id = e.child.map_or(def.id, |c| c.id);
                 let detail = format!("required {} (loop {}) is missing", e.seg.id, show_loop(loop_id));
                 self.error(e.seg.id.as_bytes(), loop_id, S::RequiredSegmentMissing, detail);
             }
@@ -274,7 +294,10 @@ impl SetValidator {
 
 /// Finds the entry of `frame` that `seg` is: forward from the current one, or (when `forward`
 /// is false) among those before it.
-fn find(frame: &Frame, seg: &Segment<'_>, id: &[u8], forward: bool) -> Option<usize> {
+// Always inlined: it runs for every loop level of every segment, and a call costs as much as
+// the search on these few entries.
+#[inline(always)]
+fn find(frame: &Frame, fields: &Fields<'_>, forward: bool) -> Option<usize> {
     let entries = frame.def.entries;
     // A loop's first segment starts a new instance of that loop in the parent, never a repeat
     // inside the instance it opened.
@@ -282,15 +305,15 @@ fn find(frame: &Frame, seg: &Segment<'_>, id: &[u8], forward: bool) -> Option<us
     let range = if forward { frame.idx.max(first)..entries.len() } else { first..frame.idx };
     let mut fallback = None;
     for i in range {
-        let s = entries[i].seg;
-        if !crate::codes::short_eq(s.id.as_bytes(), id) {
+        if entries[i].key != fields.key {
             continue;
         }
+        let s = entries[i].seg;
         match s.qualifier {
             None => return Some(i),
             Some((n, codes)) => {
-                let q = seg.element(n);
-                if crate::codes::in_list(codes, q.raw()) {
+                let q = fields.get(n.wrapping_sub(1));
+                if crate::codes::in_list(codes, q) {
                     return Some(i);
                 }
                 // An unknown AMT qualifier still is an AMT of this loop; HL levels are not
@@ -326,22 +349,21 @@ impl Scan {
     }
 }
 
-fn check_segment(seg: &Segment<'_>, spec: &Seg, out: &mut Vec<ElementError>) {
+fn check_segment(seg: &Segment<'_>, fields: &Fields<'_>, spec: &Seg, out: &mut Vec<ElementError>) {
     let scan = Scan::of(seg);
-    let mut present = 0;
-    for (i, e) in seg.elements().enumerate() {
-        present = i + 1;
-        let pos = (i + 1).min(99) as u8;
-        let Some(def) = spec.elements.get(i) else {
-            out.push(ElementError {
-                position: ElementPosition::element(pos),
-                reference: None,
-                code: E::TooManyElements,
-                bad_value: None,
-            });
-            return;
-        };
-        check_element(e.raw(), seg, scan, def, pos, out);
+    let present = fields.count;
+    // Every schema segment has fewer than `MAX_FIELDS` elements, so each one checked was kept.
+    for (i, def) in spec.elements.iter().enumerate().take(present) {
+        check_element(fields.get(i), seg, scan, def, (i + 1) as u8, out);
+    }
+    if present > spec.elements.len() {
+        out.push(ElementError {
+            position: ElementPosition::element((spec.elements.len() + 1).min(99) as u8),
+            reference: None,
+            code: E::TooManyElements,
+            bad_value: None,
+        });
+        return;
     }
     for (i, def) in spec.elements.iter().enumerate().skip(present) {
         if def.usage == Usage::Required {
