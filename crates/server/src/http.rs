@@ -81,6 +81,9 @@ pub struct AppState {
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// (submitter, digest of the password) → when verified.
     passwords: Mutex<HashMap<(String, u128), std::time::Instant>>,
+    /// Credentials being verified now, one gate each: requests that present the same new
+    /// credentials at once wait for one Argon2 check instead of each running their own.
+    verifying: Mutex<HashMap<(String, u128), Arc<tokio::sync::Mutex<()>>>>,
     submitters: Mutex<HashMap<String, (Option<Submitter>, std::time::Instant)>>,
     windows: Mutex<Option<(Vec<MaintenanceWindow>, std::time::Instant)>>,
     next_id: AtomicU64,
@@ -130,6 +133,7 @@ impl AppState {
             config,
             metrics: metrics_handle(),
             passwords: Mutex::new(HashMap::new()),
+            verifying: Mutex::new(HashMap::new()),
             submitters: Mutex::new(HashMap::new()),
             windows: Mutex::new(None),
             next_id: AtomicU64::new(1),
@@ -522,26 +526,51 @@ async fn maintenance_now(state: &Arc<AppState>) -> Option<MaintenanceWindow> {
 
 async fn authenticate(state: &Arc<AppState>, user: &str, password: &str) -> Result<bool, ()> {
     let key = (user.to_string(), password_key(password));
-    {
+    let verified = |state: &AppState| {
         let cache = state.passwords.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.get(&key).is_some_and(|at| at.elapsed() < state.config.auth_cache_ttl) {
-            return Ok(true);
-        }
+        cache.get(&key).is_some_and(|at| at.elapsed() < state.config.auth_cache_ttl)
+    };
+    if verified(state) {
+        return Ok(true);
     }
-    let store = state.store.clone();
-    let (u, p) = (user.to_string(), password.to_string());
-    match blocking(move || store.verify_password(&u, &p)).await {
-        Some(Ok(true)) => {
-            let mut cache = state.passwords.lock().unwrap_or_else(|e| e.into_inner());
-            if cache.len() > 10_000 {
-                cache.clear();
-            }
-            cache.insert(key, std::time::Instant::now());
+    // A burst of new connections (a client starting 32 at once) presents the same credentials
+    // together: without the gate each would run Argon2 (19 MiB and tens of milliseconds apiece)
+    // on the two cores the answers need.
+    let gate = state
+        .verifying
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(key.clone())
+        .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(())))
+        .clone();
+    let result = {
+        let _turn = gate.lock().await;
+        if verified(state) {
             Ok(true)
+        } else {
+            let store = state.store.clone();
+            let (u, p) = (user.to_string(), password.to_string());
+            match blocking(move || store.verify_password(&u, &p)).await {
+                Some(Ok(true)) => {
+                    let mut cache = state.passwords.lock().unwrap_or_else(|e| e.into_inner());
+                    if cache.len() > 10_000 {
+                        cache.clear();
+                    }
+                    cache.insert(key.clone(), std::time::Instant::now());
+                    Ok(true)
+                }
+                Some(Ok(false)) => Ok(false),
+                _ => Err(()),
+            }
         }
-        Some(Ok(false)) => Ok(false),
-        _ => Err(()),
+    };
+    // The last one through removes the gate (one that arrives later makes a new one and finds
+    // the cache filled).
+    let mut verifying = state.verifying.lock().unwrap_or_else(|e| e.into_inner());
+    if Arc::strong_count(&gate) <= 2 {
+        verifying.remove(&key);
     }
+    result
 }
 
 async fn submitter(state: &Arc<AppState>, id: &str) -> Result<Option<Submitter>, ()> {
@@ -744,7 +773,7 @@ async fn process(state: &Arc<AppState>, binding: Binding, req: Request) -> (Http
         Ok(Ok(Ok(Work::Answer(a)))) => a,
         Ok(Ok(Ok(Work::Replay(replay)))) => {
             outcome.label = "replayed";
-            let r = success(&checked, replay.payload_type, String::from_utf8_lossy(&replay.response).into_owned());
+            let r = success(&checked, replay.payload_type, text(replay.response));
             return (core_reply(binding, StatusCode::OK, &r), outcome);
         }
         Ok(Ok(Ok(Work::Conflict))) => {
@@ -794,8 +823,14 @@ async fn process(state: &Arc<AppState>, binding: Binding, req: Request) -> (Http
     if rx.await != Ok(true) {
         return (unavailable(binding), Outcome::new("record_failed"));
     }
-    let r = success(&checked, payload_type, String::from_utf8_lossy(&answer.payload).into_owned());
+    let r = success(&checked, payload_type, text(answer.payload));
     (core_reply(binding, StatusCode::OK, &r), outcome)
+}
+
+/// X12 bytes as the envelope's text: ours are ASCII, so this takes the buffer over without a
+/// copy; anything else is made valid UTF-8 rather than refused.
+fn text(x12: Vec<u8>) -> String {
+    String::from_utf8(x12).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// What the blocking part of a request found.
