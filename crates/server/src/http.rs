@@ -80,10 +80,10 @@ pub struct AppState {
     permits: Arc<Semaphore>,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// (submitter, digest of the password) → when verified.
-    passwords: Mutex<HashMap<(String, u128), std::time::Instant>>,
+    passwords: Mutex<HashMap<Credentials, std::time::Instant>>,
     /// Credentials being verified now, one gate each: requests that present the same new
     /// credentials at once wait for one Argon2 check instead of each running their own.
-    verifying: Mutex<HashMap<(String, u128), Arc<tokio::sync::Mutex<()>>>>,
+    verifying: Mutex<HashMap<Credentials, Arc<tokio::sync::Mutex<()>>>>,
     submitters: Mutex<HashMap<String, (Option<Submitter>, std::time::Instant)>>,
     windows: Mutex<Option<(Vec<MaintenanceWindow>, std::time::Instant)>>,
     next_id: AtomicU64,
@@ -94,6 +94,9 @@ pub struct AppState {
     /// The desktop and admin API's service layer.
     desktop: Arc<crate::desktop::DesktopService>,
 }
+
+/// A submitter id and a digest of the password presented with it.
+type Credentials = (String, u128);
 
 impl AppState {
     pub fn new(responder: Arc<Responder>, config: Config) -> Arc<AppState> {
