@@ -239,8 +239,8 @@ impl Responder {
         keys: &eligibility::Keys<'_>,
         day: x12::Date,
     ) -> Result<Found, store::StoreError> {
-        let provider = self.store.provider(keys.npi)?;
-        let declared = self.store.relationship(submitter, keys.npi)?;
+        let store::RequestFacts { provider, relationship: declared, beneficiary } =
+            self.store.request_facts(submitter, keys.npi, keys.mbi.as_deref())?;
         let declared_state = match &declared {
             Some(r) if r.active_on(day) => RelationshipState::Active,
             Some(r) if r.status == RelationshipStatus::Suspended => RelationshipState::Suspended,
@@ -264,10 +264,6 @@ impl Responder {
                     _ => RelationshipState::Missing,
                 }
             }
-        };
-        let beneficiary = match &keys.mbi {
-            Some(mbi) => self.store.beneficiary(mbi)?,
-            None => None,
         };
         Ok(Found { provider, relationship, beneficiary })
     }

@@ -90,6 +90,20 @@ pub trait Store: Send + Sync {
     /// The Submitter/NPI relationship of this pair, whatever its status and dates.
     fn relationship(&self, submitter: &str, npi: &str) -> Result<Option<Relationship>, StoreError>;
 
+    /// What one eligibility request reads: the provider of this NPI, the submitter's declared
+    /// relationship with it, and the beneficiary of this MBI. The default reads them one by
+    /// one; a store whose every read is a network round trip (PostgreSQL) reads them in one.
+    fn request_facts(&self, submitter: &str, npi: &str, mbi: Option<&str>) -> Result<RequestFacts, StoreError> {
+        Ok(RequestFacts {
+            provider: self.provider(npi)?,
+            relationship: self.relationship(submitter, npi)?,
+            beneficiary: match mbi {
+                Some(mbi) => self.beneficiary(mbi)?,
+                None => None,
+            },
+        })
+    }
+
     /// All relationships of one submitter, ordered by NPI.
     fn relationships_of(&self, submitter: &str) -> Result<Vec<Relationship>, StoreError>;
 
@@ -361,6 +375,14 @@ impl RelationshipStatus {
             _ => None,
         }
     }
+}
+
+/// What one eligibility request reads from the store (see [`Store::request_facts`]).
+#[derive(Clone, Debug)]
+pub struct RequestFacts {
+    pub provider: Option<Provider>,
+    pub relationship: Option<Relationship>,
+    pub beneficiary: Option<Beneficiary>,
 }
 
 /// A Submitter/NPI relationship: the submitter may inquire for this NPI from `effective` through

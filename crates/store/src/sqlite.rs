@@ -17,8 +17,8 @@ use crate::migrate::{self, Migration};
 use crate::pool::Pool;
 use crate::{
     AaaCaseRow, Applied, AuditRecord, Cap, ComplianceWrite, Counts, Held, MaintenanceWindow, OutboxMessage,
-    RecordedTransaction, Relationship, Replay, StatusChange, Store, StoreError, Submitter, TransactionRecord,
-    check_beneficiaries, check_providers, check_relationships, check_window, password,
+    RecordedTransaction, Relationship, Replay, RequestFacts, StatusChange, Store, StoreError, Submitter,
+    TransactionRecord, check_beneficiaries, check_providers, check_relationships, check_window, password,
 };
 use eligibility::{Beneficiary, CostSharing, Instant, Provider, SubmitterSeed};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
@@ -305,6 +305,36 @@ fn small<T: TryFrom<i64>>(what: &'static str, column: &str, v: i64) -> Result<T,
 /// A provider row's columns, as SQLite returns them.
 type ProviderRow = (String, String, Option<String>, String, String, Option<String>, Option<String>);
 
+fn read_beneficiary(conn: &Connection, mbi: &str) -> Result<Option<Beneficiary>, StoreError> {
+    let context = "reading a beneficiary";
+    let mut stmt = conn.prepare_cached("SELECT body FROM beneficiary WHERE mbi = ?1").map_err(sq(context))?;
+    let blob: Option<Vec<u8>> = stmt.query_row([mbi], |r| r.get(0)).optional().map_err(sq(context))?;
+    blob.map(|b| codec::decode_beneficiary(&b)).transpose()
+}
+
+fn read_provider(conn: &Connection, npi: &str) -> Result<Option<Provider>, StoreError> {
+    let context = "reading a provider";
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT npi, name, first_name, entity, medicare, enrolled_on, ended_on FROM provider WHERE npi = ?1",
+        )
+        .map_err(sq(context))?;
+    let row = stmt.query_row([npi], provider_from_row).optional().map_err(sq(context))?;
+    row.map(provider).transpose()
+}
+
+fn read_relationship(conn: &Connection, submitter: &str, npi: &str) -> Result<Option<Relationship>, StoreError> {
+    let context = "reading a relationship";
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT submitter_id, npi, status, effective_date, end_date FROM relationship
+             WHERE submitter_id = ?1 AND npi = ?2",
+        )
+        .map_err(sq(context))?;
+    let row = stmt.query_row([submitter, npi], relationship_from_row).optional().map_err(sq(context))?;
+    row.map(relationship).transpose()
+}
+
 fn provider_from_row(r: &Row<'_>) -> rusqlite::Result<ProviderRow> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
 }
@@ -381,23 +411,29 @@ impl Store for SqliteStore {
     }
 
     fn beneficiary(&self, mbi: &str) -> Result<Option<Beneficiary>, StoreError> {
-        let context = "reading a beneficiary";
-        let conn = self.readers.get()?;
-        let mut stmt = conn.prepare_cached("SELECT body FROM beneficiary WHERE mbi = ?1").map_err(sq(context))?;
-        let blob: Option<Vec<u8>> = stmt.query_row([mbi], |r| r.get(0)).optional().map_err(sq(context))?;
-        blob.map(|b| codec::decode_beneficiary(&b)).transpose()
+        read_beneficiary(&*self.readers.get()?, mbi)
     }
 
     fn provider(&self, npi: &str) -> Result<Option<Provider>, StoreError> {
-        let context = "reading a provider";
+        read_provider(&*self.readers.get()?, npi)
+    }
+
+    fn request_facts(&self, submitter: &str, npi: &str, mbi: Option<&str>) -> Result<RequestFacts, StoreError> {
+        // One connection and one read transaction: one snapshot for the three reads, and one
+        // look at the WAL instead of three.
+        let context = "reading a request's provider, relationship and beneficiary";
         let conn = self.readers.get()?;
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT npi, name, first_name, entity, medicare, enrolled_on, ended_on FROM provider WHERE npi = ?1",
-            )
-            .map_err(sq(context))?;
-        let row = stmt.query_row([npi], provider_from_row).optional().map_err(sq(context))?;
-        row.map(provider).transpose()
+        let tx = conn.unchecked_transaction().map_err(sq(context))?;
+        let facts = RequestFacts {
+            provider: read_provider(&tx, npi)?,
+            relationship: read_relationship(&tx, submitter, npi)?,
+            beneficiary: match mbi {
+                Some(mbi) => read_beneficiary(&tx, mbi)?,
+                None => None,
+            },
+        };
+        tx.commit().map_err(sq(context))?;
+        Ok(facts)
     }
 
     fn submitter(&self, id: &str) -> Result<Option<Submitter>, StoreError> {
@@ -417,16 +453,7 @@ impl Store for SqliteStore {
     }
 
     fn relationship(&self, submitter: &str, npi: &str) -> Result<Option<Relationship>, StoreError> {
-        let context = "reading a relationship";
-        let conn = self.readers.get()?;
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT submitter_id, npi, status, effective_date, end_date FROM relationship
-                 WHERE submitter_id = ?1 AND npi = ?2",
-            )
-            .map_err(sq(context))?;
-        let row = stmt.query_row([submitter, npi], relationship_from_row).optional().map_err(sq(context))?;
-        row.map(relationship).transpose()
+        read_relationship(&*self.readers.get()?, submitter, npi)
     }
 
     fn relationships_of(&self, submitter: &str) -> Result<Vec<Relationship>, StoreError> {

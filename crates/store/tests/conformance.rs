@@ -70,6 +70,23 @@ fn conformance(store: &dyn Store) {
     assert_eq!(r.end, None);
     assert_eq!(store.relationship("WDEMO002", "1497429880").unwrap(), None);
 
+    // A request's reads in one call agree with the reads one by one, whichever are missing.
+    for (submitter, npi, mbi) in [
+        ("WDEMO002", "1125213722", Some(ma.mbi.as_str())),
+        ("WDEMO002", "1497429880", Some(ma.mbi.as_str())),
+        ("WDEMO002", "1234567893", Some("1EG4TE5MK99")),
+        ("NOSUCH", "1125213722", None),
+    ] {
+        let facts = store.request_facts(submitter, npi, mbi).unwrap();
+        assert_eq!(facts.provider, store.provider(npi).unwrap(), "{submitter} {npi}");
+        assert_eq!(facts.relationship, store.relationship(submitter, npi).unwrap(), "{submitter} {npi}");
+        let beneficiary = mbi.map(|m| store.beneficiary(m).unwrap()).unwrap_or_default();
+        assert_eq!(facts.beneficiary, beneficiary, "{submitter} {npi}");
+    }
+    let both = store.request_facts("WDEMO002", "1125213722", Some(&ma.mbi)).unwrap();
+    assert!(both.provider.is_some() && both.relationship.is_some());
+    assert_eq!(both.beneficiary.as_ref(), Some(ma));
+
     // Writers replace by key.
     let suspended = Relationship {
         submitter: "WDEMO002".into(),
