@@ -539,13 +539,15 @@ async fn authenticate(state: &Arc<AppState>, user: &str, password: &str) -> Resu
     // A burst of new connections (a client starting 32 at once) presents the same credentials
     // together: without the gate each would run Argon2 (19 MiB and tens of milliseconds apiece)
     // on the two cores the answers need.
-    let gate = state
-        .verifying
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .entry(key.clone())
-        .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(())))
-        .clone();
+    let gate = {
+        let mut verifying = state.verifying.lock().unwrap_or_else(|e| e.into_inner());
+        // A request dropped mid-check (its client went away) leaves its gate behind; keep
+        // only the gates someone still holds once they pile up.
+        if verifying.len() > 10_000 {
+            verifying.retain(|_, g| Arc::strong_count(g) > 1);
+        }
+        verifying.entry(key.clone()).or_insert_with(|| Arc::new(tokio::sync::Mutex::new(()))).clone()
+    };
     let result = {
         let _turn = gate.lock().await;
         if verified(state) {
