@@ -305,6 +305,33 @@ fn small<T: TryFrom<i64>>(what: &'static str, column: &str, v: i64) -> Result<T,
 /// A provider row's columns, as SQLite returns them.
 type ProviderRow = (String, String, Option<String>, String, String, Option<String>, Option<String>);
 
+/// Inserts or replaces relationships by (submitter, NPI), inside the caller's transaction.
+fn upsert_relationships(
+    tx: &Connection,
+    context: &'static str,
+    relationships: &[Relationship],
+) -> Result<(), StoreError> {
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO relationship (submitter_id, npi, status, effective_date, end_date)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (submitter_id, npi) DO UPDATE SET status = excluded.status,
+                 effective_date = excluded.effective_date, end_date = excluded.end_date",
+        )
+        .map_err(sq(context))?;
+    for r in relationships {
+        stmt.execute(params![
+            r.submitter,
+            r.npi,
+            r.status.as_str(),
+            codec::date_text(r.effective),
+            r.end.map(codec::date_text),
+        ])
+        .map_err(sq(context))?;
+    }
+    Ok(())
+}
+
 fn read_beneficiary(conn: &Connection, mbi: &str) -> Result<Option<Beneficiary>, StoreError> {
     let context = "reading a beneficiary";
     let mut stmt = conn.prepare_cached("SELECT body FROM beneficiary WHERE mbi = ?1").map_err(sq(context))?;
@@ -716,27 +743,7 @@ impl Store for SqliteStore {
     fn put_relationships(&self, relationships: &[Relationship]) -> Result<(), StoreError> {
         check_relationships(relationships)?;
         let context = "writing relationships";
-        self.write(context, |tx| {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO relationship (submitter_id, npi, status, effective_date, end_date)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (submitter_id, npi) DO UPDATE SET status = excluded.status,
-                         effective_date = excluded.effective_date, end_date = excluded.end_date",
-                )
-                .map_err(sq(context))?;
-            for r in relationships {
-                stmt.execute(params![
-                    r.submitter,
-                    r.npi,
-                    r.status.as_str(),
-                    codec::date_text(r.effective),
-                    r.end.map(codec::date_text),
-                ])
-                .map_err(sq(context))?;
-            }
-            Ok(())
-        })
+        self.write(context, |tx| upsert_relationships(tx, context, relationships))
     }
 
     fn put_cost_sharing(&self, years: &[CostSharing]) -> Result<(), StoreError> {

@@ -298,14 +298,7 @@ impl PgStore {
             )
             .map_err(pg(context))?;
         }
-        for m in &w.emails {
-            tx.execute(
-                "INSERT INTO outbox (created_ms, kind, submitter_id, to_addr, subject, text_body, html_body,
-                     next_attempt_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                &[&ms(m.created), &m.kind, &m.submitter, &m.to, &m.subject, &m.text, &m.html, &ms(m.next_attempt)],
-            )
-            .map_err(pg(context))?;
-        }
+        enqueue_emails(&mut tx, context, &w.emails)?;
         tx.commit().map_err(pg(context))?;
         Ok(Applied::Written)
     }
@@ -436,4 +429,30 @@ impl PgStore {
         let got: bool = conn.client.query_one("SELECT pg_try_advisory_lock($1)", &[&key]).map_err(pg(context))?.get(0);
         Ok(got.then(|| Box::new(AdvisoryLock { conn, key }) as Box<dyn Held + '_>))
     }
+}
+
+/// Queues emails in the outbox, inside the caller's transaction (so a notice is sent if and
+/// only if the change it announces is written).
+pub(super) fn enqueue_emails(
+    tx: &mut postgres::Transaction<'_>,
+    context: &'static str,
+    emails: &[crate::OutboxMessage],
+) -> Result<(), StoreError> {
+    if emails.is_empty() {
+        return Ok(());
+    }
+    let stmt = tx
+        .prepare(
+            "INSERT INTO outbox (created_ms, kind, submitter_id, to_addr, subject, text_body, html_body,
+                 next_attempt_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .map_err(pg(context))?;
+    for m in emails {
+        tx.execute(
+            &stmt,
+            &[&ms(m.created), &m.kind, &m.submitter, &m.to, &m.subject, &m.text, &m.html, &ms(m.next_attempt)],
+        )
+        .map_err(pg(context))?;
+    }
+    Ok(())
 }

@@ -473,19 +473,7 @@ impl PgStore {
         if n == 0 {
             return Ok(false);
         }
-        let stmt = tx
-            .prepare(
-                "INSERT INTO outbox (created_ms, kind, submitter_id, to_addr, subject, text_body, html_body,
-                     attempts, next_attempt_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8)",
-            )
-            .map_err(pg(context))?;
-        for m in emails {
-            tx.execute(
-                &stmt,
-                &[&ms(m.created), &m.kind, &m.submitter, &m.to, &m.subject, &m.text, &m.html, &ms(m.next_attempt)],
-            )
-            .map_err(pg(context))?;
-        }
+        super::compliance::enqueue_emails(&mut tx, context, emails)?;
         tx.commit().map_err(pg(context))?;
         Ok(true)
     }

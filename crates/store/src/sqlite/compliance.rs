@@ -304,27 +304,7 @@ impl SqliteStore {
                         .map_err(sq(context))?;
                 }
             }
-            {
-                let mut stmt = tx
-                    .prepare_cached(
-                        "INSERT INTO outbox (created_ms, kind, submitter_id, to_addr, subject, text_body, html_body,
-                             next_attempt_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    )
-                    .map_err(sq(context))?;
-                for m in &w.emails {
-                    stmt.execute(params![
-                        ms(m.created),
-                        m.kind,
-                        m.submitter,
-                        m.to,
-                        m.subject,
-                        m.text,
-                        m.html,
-                        ms(m.next_attempt)
-                    ])
-                    .map_err(sq(context))?;
-                }
-            }
+            enqueue_emails(tx, context, &w.emails)?;
             Ok(Applied::Written)
         })
     }
@@ -500,4 +480,24 @@ impl SqliteStore {
         let row = stmt.query_row([id], submitter_from_row).optional().map_err(sq(context))?;
         row.map(submitter).transpose()
     }
+}
+
+/// Queues emails in the outbox, inside the caller's transaction (so a notice is sent if and
+/// only if the change it announces is written).
+pub(super) fn enqueue_emails(
+    tx: &rusqlite::Connection,
+    context: &'static str,
+    emails: &[crate::OutboxMessage],
+) -> Result<(), StoreError> {
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO outbox (created_ms, kind, submitter_id, to_addr, subject, text_body, html_body,
+                 next_attempt_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .map_err(sq(context))?;
+    for m in emails {
+        stmt.execute(params![ms(m.created), m.kind, m.submitter, m.to, m.subject, m.text, m.html, ms(m.next_attempt)])
+            .map_err(sq(context))?;
+    }
+    Ok(())
 }

@@ -1,6 +1,6 @@
 //! The desktop tables on SQLite (see [`crate::desktop`]).
 
-use super::{SqliteStore, relationship, relationship_from_row, small, sq};
+use super::{SqliteStore, relationship, relationship_from_row, small, sq, upsert_relationships};
 use crate::codec::{self, instant_to_millis as ms, millis_to_instant as at};
 use crate::desktop::{
     Attestation, AttestationState, Audience, Bulletin, ConnectionMethod, DesktopRole, DesktopUser, FreezeWindow,
@@ -330,24 +330,7 @@ impl SqliteStore {
         }
         let context = "writing a batch of relationships";
         self.write(context, |tx| {
-            let mut ins = tx
-                .prepare_cached(
-                    "INSERT INTO relationship (submitter_id, npi, status, effective_date, end_date)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (submitter_id, npi) DO UPDATE SET status = excluded.status,
-                         effective_date = excluded.effective_date, end_date = excluded.end_date",
-                )
-                .map_err(sq(context))?;
-            for r in put {
-                ins.execute(params![
-                    r.submitter,
-                    r.npi,
-                    r.status.as_str(),
-                    codec::date_text(r.effective),
-                    r.end.map(codec::date_text),
-                ])
-                .map_err(sq(context))?;
-            }
+            upsert_relationships(tx, context, put)?;
             let mut del = tx
                 .prepare_cached("DELETE FROM relationship WHERE submitter_id = ?1 AND npi = ?2")
                 .map_err(sq(context))?;
@@ -479,25 +462,7 @@ impl SqliteStore {
             if n == 0 {
                 return Ok(false);
             }
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO outbox (created_ms, kind, submitter_id, to_addr, subject, text_body, html_body,
-                         attempts, next_attempt_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)",
-                )
-                .map_err(sq(context))?;
-            for m in emails {
-                stmt.execute(params![
-                    ms(m.created),
-                    m.kind,
-                    m.submitter,
-                    m.to,
-                    m.subject,
-                    m.text,
-                    m.html,
-                    ms(m.next_attempt)
-                ])
-                .map_err(sq(context))?;
-            }
+            super::compliance::enqueue_emails(tx, context, emails)?;
             Ok(true)
         })
     }
