@@ -50,10 +50,30 @@ impl Date {
     }
 
     /// `CCYYMMDD` into `out`.
+    #[inline]
     pub fn write_ccyymmdd(&self, out: &mut Vec<u8>) {
-        push_num(out, self.year as u32, 4);
-        push_num(out, self.month as u32, 2);
-        push_num(out, self.day as u32, 2);
+        // One eight-byte append instead of three digit loops: a 271 carries dozens of dates.
+        match self.ccyymmdd_bytes() {
+            Some(b) => out.extend_from_slice(&b),
+            None => {
+                push_num(out, self.year as u32, 4);
+                push_num(out, self.month as u32, 2);
+                push_num(out, self.day as u32, 2);
+            }
+        }
+    }
+
+    /// `CCYYMMDD` as eight bytes, when it is eight bytes: `None` for a year past 9999 or a
+    /// month or day of three digits (only possible by filling the fields directly), which
+    /// [`Date::write_ccyymmdd`] then writes digit by digit as it always did.
+    #[inline]
+    pub(crate) fn ccyymmdd_bytes(&self) -> Option<[u8; 8]> {
+        let y = u32::from(self.year);
+        let [a, b] = pair(y / 100)?;
+        let [c, d] = pair(y % 100)?;
+        let [e, f] = pair(u32::from(self.month))?;
+        let [g, h] = pair(u32::from(self.day))?;
+        Some([a, b, c, d, e, f, g, h])
     }
 
     /// `YYMMDD` into `out`.
@@ -178,8 +198,21 @@ impl Time {
 
     /// `HHMMSSDD`, the 8-digit time the CMS 271 samples carry in GS05 and BHT05.
     pub fn write_hhmmssdd(&self, out: &mut Vec<u8>) {
-        self.write_hhmmss(out);
-        push_num(out, self.centis as u32, 2);
+        let digits = (|| {
+            let [a, b] = pair(u32::from(self.hour))?;
+            let [c, d] = pair(u32::from(self.minute))?;
+            let [e, f] = pair(u32::from(self.second))?;
+            let [g, h] = pair(u32::from(self.centis))?;
+            Some([a, b, c, d, e, f, g, h])
+        })();
+        match digits {
+            Some(b) => out.extend_from_slice(&b),
+            // Fields over 99, only possible by filling them directly: digit by digit, as before.
+            None => {
+                self.write_hhmmss(out);
+                push_num(out, self.centis as u32, 2);
+            }
+        }
     }
 }
 
@@ -220,8 +253,31 @@ pub(crate) fn digits(b: &[u8]) -> Option<u32> {
     Some(v)
 }
 
+/// `00` to `99`: two digits with one load instead of a division and a remainder each.
+const PAIRS: [[u8; 2]; 100] = {
+    let mut t = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    t
+};
+
+/// The two ASCII digits of `v`, when it has no more than two.
+#[inline]
+fn pair(v: u32) -> Option<[u8; 2]> {
+    PAIRS.get(v as usize).copied()
+}
+
 /// Appends `v` zero-padded to `width` digits.
 pub(crate) fn push_num(out: &mut Vec<u8>, v: u32, width: usize) {
+    // The buffer starts as zeros, so the padding up to ten digits is already in it and the
+    // number goes out in one append. Counts and positions are mostly one digit.
+    if v < 10 && width <= 1 {
+        out.push(b'0' + v as u8);
+        return;
+    }
     let mut buf = [b'0'; 10];
     let mut i = buf.len();
     let mut v = v;
@@ -233,11 +289,10 @@ pub(crate) fn push_num(out: &mut Vec<u8>, v: u32, width: usize) {
             break;
         }
     }
-    let len = buf.len() - i;
-    for _ in len..width {
+    for _ in buf.len()..width {
         out.push(b'0');
     }
-    out.extend_from_slice(&buf[i..]);
+    out.extend_from_slice(&buf[i.min(buf.len().saturating_sub(width))..]);
 }
 
 #[cfg(test)]

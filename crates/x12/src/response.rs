@@ -248,7 +248,7 @@ fn write_date(w: &mut SegmentWriter<'_>, d: &ResponseDate) {
         }
         DateValue::Range(a, b) => {
             // The hyphen is part of the RD8 value, not a separator.
-            w.el("RD8").date(a).append(b"-").append_date(b);
+            w.el("RD8").date_range(a, b);
         }
     }
     w.end();

@@ -14,18 +14,30 @@ pub struct SegmentWriter<'b> {
     d: Delimiters,
     pending: usize,
     count: u32,
-    /// Bytes that may be written as they are: printable and not a delimiter. One lookup per
-    /// byte instead of five comparisons.
-    plain: [bool; 256],
+    /// What each byte of data is written as: itself when printable and not a delimiter, else a
+    /// space. One lookup per byte, and no separate check pass before the copy.
+    map: [u8; 256],
 }
+
+/// [`SegmentWriter::map`] before the delimiters are blanked: printable ASCII as itself,
+/// everything else a space. Built at compile time so that a writer only patches four bytes.
+const PRINTABLE: [u8; 256] = {
+    let mut m = [b' '; 256];
+    let mut c = 0x20;
+    while c <= 0x7e {
+        m[c] = c as u8;
+        c += 1;
+    }
+    m
+};
 
 impl<'b> SegmentWriter<'b> {
     pub fn new(out: &'b mut Vec<u8>, d: Delimiters) -> Self {
-        let mut plain = [false; 256];
-        for c in 0x20..=0x7eu8 {
-            plain[usize::from(c)] = !d.is_delimiter(c);
+        let mut map = PRINTABLE;
+        for c in [d.element, d.repetition, d.component, d.segment] {
+            map[usize::from(c)] = b' ';
         }
-        SegmentWriter { out, d, pending: 0, count: 0, plain }
+        SegmentWriter { out, d, pending: 0, count: 0, map }
     }
 
     /// Segments ended since the counter was last reset.
@@ -49,12 +61,36 @@ impl<'b> SegmentWriter<'b> {
         self
     }
 
+    /// Writes the separators the element needs: the held-back empties' and its own.
     #[inline]
     fn open(&mut self) {
-        for _ in 0..=self.pending {
+        self.held_back();
+        self.out.push(self.d.element);
+    }
+
+    /// Writes the separators of the empty elements held back, which a value now follows.
+    #[inline]
+    fn held_back(&mut self) {
+        // A loop of pushes, not `repeat_n`: the count is mostly zero, and `extend` turns
+        // `repeat_n` into a `memset` call.
+        for _ in 0..std::mem::take(&mut self.pending) {
             self.out.push(self.d.element);
         }
-        self.pending = 0;
+    }
+
+    /// `lead`, then `v` as data (see [`SegmentWriter::el`]). Separator and value go out
+    /// through one `extend`, which checks the capacity once for both: a 271 is hundreds of
+    /// short values, and per-byte pushes cost more than the bytes.
+    #[inline]
+    fn put(&mut self, lead: u8, v: &[u8]) {
+        let map = &self.map;
+        self.out.extend(std::iter::once(lead).chain(v.iter().map(|&c| map[usize::from(c)])));
+    }
+
+    /// Like [`SegmentWriter::put`] for bytes this writer made (digits), which go out as they are.
+    #[inline]
+    fn put_raw(&mut self, lead: u8, v: &[u8]) {
+        self.out.extend(std::iter::once(lead).chain(v.iter().copied()));
     }
 
     /// A simple element. Characters a receiver would read as a delimiter, and anything outside
@@ -65,20 +101,9 @@ impl<'b> SegmentWriter<'b> {
             self.pending += 1;
             return self;
         }
-        self.open();
-        self.text(v);
+        self.held_back();
+        self.put(self.d.element, v.as_bytes());
         self
-    }
-
-    #[inline]
-    fn text(&mut self, v: &str) {
-        let b = v.as_bytes();
-        let plain = &self.plain;
-        if b.iter().all(|&c| plain[usize::from(c)]) {
-            self.out.extend_from_slice(b);
-        } else {
-            self.out.extend(b.iter().map(|&c| if plain[usize::from(c)] { c } else { b' ' }));
-        }
     }
 
     /// An element left empty.
@@ -89,9 +114,40 @@ impl<'b> SegmentWriter<'b> {
     }
 
     /// A date element, CCYYMMDD.
+    #[inline]
     pub fn date(&mut self, d: Date) -> &mut Self {
-        self.open();
-        d.write_ccyymmdd(self.out);
+        match d.ccyymmdd_bytes() {
+            Some(b) => {
+                self.held_back();
+                self.put_raw(self.d.element, &b);
+            }
+            None => {
+                self.open();
+                d.write_ccyymmdd(self.out);
+            }
+        }
+        self
+    }
+
+    /// A period element, RD8: CCYYMMDD-CCYYMMDD. The hyphen is part of the value, not a
+    /// separator.
+    #[inline]
+    pub(crate) fn date_range(&mut self, from: Date, to: Date) -> &mut Self {
+        match (from.ccyymmdd_bytes(), to.ccyymmdd_bytes()) {
+            (Some(a), Some(b)) => {
+                let mut v = [b'-'; 17];
+                v[..8].copy_from_slice(&a);
+                v[9..].copy_from_slice(&b);
+                self.held_back();
+                self.put_raw(self.d.element, &v);
+            }
+            _ => {
+                self.open();
+                from.write_ccyymmdd(self.out);
+                self.out.push(b'-');
+                to.write_ccyymmdd(self.out);
+            }
+        }
         self
     }
 
@@ -99,18 +155,6 @@ impl<'b> SegmentWriter<'b> {
     pub fn time_hhmmssdd(&mut self, t: Time) -> &mut Self {
         self.open();
         t.write_hhmmssdd(self.out);
-        self
-    }
-
-    /// Appends bytes to the element being written (the `-` inside an RD8 value).
-    pub(crate) fn append(&mut self, b: &[u8]) -> &mut Self {
-        self.out.extend_from_slice(b);
-        self
-    }
-
-    /// Appends a CCYYMMDD date to the element being written.
-    pub(crate) fn append_date(&mut self, d: Date) -> &mut Self {
-        d.write_ccyymmdd(self.out);
         self
     }
 
@@ -127,12 +171,13 @@ impl<'b> SegmentWriter<'b> {
             self.pending += 1;
             return self;
         }
-        self.open();
-        for (i, v) in values.iter().enumerate() {
-            if i > 0 {
-                self.out.push(self.d.repetition);
-            }
-            self.text(v.as_ref());
+        // The first value goes out behind the element separators, the others each behind a
+        // repetition separator.
+        self.held_back();
+        let mut lead = self.d.element;
+        for v in values {
+            self.put(lead, v.as_ref().as_bytes());
+            lead = self.d.repetition;
         }
         self
     }
@@ -144,12 +189,11 @@ impl<'b> SegmentWriter<'b> {
             self.pending += 1;
             return self;
         }
-        self.open();
-        for (i, p) in parts[..n].iter().enumerate() {
-            if i > 0 {
-                self.out.push(self.d.component);
-            }
-            self.text(p.as_ref());
+        self.held_back();
+        let mut lead = self.d.element;
+        for p in &parts[..n] {
+            self.put(lead, p.as_ref().as_bytes());
+            lead = self.d.component;
         }
         self
     }
