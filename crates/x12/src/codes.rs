@@ -49,7 +49,9 @@ const fn slot(a: u8, b: u8) -> usize {
 /// is several times faster than a `memcmp` call per candidate, and this runs for every coded
 /// element of every request.
 /// The one long list, the service types, is answered from a table.
-#[inline]
+// Always inlined: with the value checks inlined into the validator's element loop, the
+// compiler stopped inlining this, and the call cost more than the comparisons.
+#[inline(always)]
 pub(crate) fn in_list(codes: &[&str], value: &[u8]) -> bool {
     // By address: the schema names the one static list, and no other list is this long.
     if std::ptr::eq(codes, SERVICE_TYPES) {
