@@ -7,6 +7,7 @@
 
 mod compliance;
 pub(crate) mod desktop;
+mod seen;
 
 use crate::codec::{self, need};
 use crate::desktop::{
@@ -31,6 +32,10 @@ pub struct SqliteStore {
     readers: Pool<Connection>,
     writer: Arc<Mutex<Connection>>,
     held: compliance::HeldNames,
+    /// The (sender, PayloadID) pairs that may have a stored answer (D11), read from the table
+    /// on the first lookup.
+    seen: seen::SeenPayloads,
+    seen_loaded: std::sync::Once,
     /// Dropping it ends the checkpointer thread (after a last checkpoint).
     _checkpointer: Option<Checkpointer>,
 }
@@ -105,6 +110,8 @@ impl SqliteStore {
             readers,
             writer,
             held: Default::default(),
+            seen: seen::SeenPayloads::new(),
+            seen_loaded: std::sync::Once::new(),
             _checkpointer: checkpointer,
         })
     }
@@ -127,6 +134,40 @@ impl SqliteStore {
         let out = f(&tx)?;
         tx.commit().map_err(sq(context))?;
         Ok(out)
+    }
+
+    /// Reads every stored (sender, PayloadID) into the filter. Rows committed meanwhile went
+    /// into the filter before their commit, so none is missed. On failure the filter keeps
+    /// answering "maybe": lookups go to the database, as they would without it.
+    fn load_seen(&self) {
+        let started = std::time::Instant::now();
+        let load = || -> Result<usize, StoreError> {
+            let context = "reading the stored PayloadIDs";
+            let conn = self.readers.get()?;
+            let mut stmt = conn
+                .prepare("SELECT sender_id, payload_id, at_ms FROM payload_replay ORDER BY id")
+                .map_err(sq(context))?;
+            let mut rows = stmt.query([]).map_err(sq(context))?;
+            let mut n = 0;
+            while let Some(row) = rows.next().map_err(sq(context))? {
+                let sender =
+                    row.get_ref(0).and_then(|v| v.as_str().map_err(rusqlite::Error::from)).map_err(sq(context))?;
+                let payload_id =
+                    row.get_ref(1).and_then(|v| v.as_str().map_err(rusqlite::Error::from)).map_err(sq(context))?;
+                self.seen.insert(sender, payload_id, row.get(2).map_err(sq(context))?);
+                n += 1;
+            }
+            Ok(n)
+        };
+        match load() {
+            Ok(n) => {
+                self.seen.loaded();
+                tracing::debug!(payloads = n, ms = started.elapsed().as_millis() as u64, "PayloadID filter loaded");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the stored PayloadIDs; every retry check asks the database")
+            }
+        }
     }
 }
 
@@ -538,6 +579,10 @@ impl Store for SqliteStore {
     }
 
     fn record_exchanges(&self, records: &[TransactionRecord], replays: &[Replay]) -> Result<(), StoreError> {
+        // Into the filter before the commit: once a row can be found, the filter says "maybe".
+        for r in replays {
+            self.seen.insert(&r.sender, &r.payload_id, codec::instant_to_millis(r.at));
+        }
         self.write("recording transactions and replays", |tx| {
             for r in records {
                 insert_transaction(tx, r)?;
@@ -561,6 +606,12 @@ impl Store for SqliteStore {
 
     fn replay(&self, sender: &str, payload_id: &str, since: Instant) -> Result<Option<Replay>, StoreError> {
         let context = "reading a replayable answer";
+        self.seen_loaded.call_once(|| self.load_seen());
+        let since_ms = codec::instant_to_millis(since);
+        self.seen.expire(since_ms);
+        if !self.seen.may_contain(sender, payload_id) {
+            return Ok(None);
+        }
         let conn = self.readers.get()?;
         let mut stmt = conn
             .prepare_cached(
@@ -569,9 +620,7 @@ impl Store for SqliteStore {
             )
             .map_err(sq(context))?;
         let row: Option<(i64, String, String, Vec<u8>)> = stmt
-            .query_row(params![sender, payload_id, codec::instant_to_millis(since)], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
+            .query_row(params![sender, payload_id, since_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .optional()
             .map_err(sq(context))?;
         Ok(row.map(|(at, request_digest, payload_type, response)| Replay {
@@ -1032,6 +1081,41 @@ pub(crate) fn cost_sharing_from(year: i64, f: [f64; 6], n: [i64; 3]) -> Result<C
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    #[test]
+    fn answers_stored_before_the_store_was_opened_are_still_found_for_replay() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("replay.db");
+        let at = Instant::parse_rfc3339("2026-11-16T09:30:00Z").unwrap();
+        let since = Instant::parse_rfc3339("2026-11-15T09:30:00Z").unwrap();
+        let replay = |id: &str| Replay {
+            sender: "WDEMO001".into(),
+            payload_id: id.into(),
+            at,
+            request_digest: "d".into(),
+            payload_type: "X12_271_Response_005010X279A1".into(),
+            response: b"ISA~".to_vec(),
+        };
+        {
+            let first = SqliteStore::open(&path).unwrap();
+            first.record_exchanges(&[], &[replay("before-restart")]).unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        // Written by another connection after this store opened, before its first lookup.
+        connect(&path)
+            .unwrap()
+            .execute(
+                "INSERT INTO payload_replay (sender_id, payload_id, at_ms, request_digest, payload_type, response)
+                 VALUES ('WDEMO001', 'other-connection', ?1, 'd', 'X12_271_Response_005010X279A1', x'00')",
+                [codec::instant_to_millis(at)],
+            )
+            .unwrap();
+        assert_eq!(store.replay("WDEMO001", "before-restart", since).unwrap(), Some(replay("before-restart")));
+        assert!(store.replay("WDEMO001", "other-connection", since).unwrap().is_some());
+        assert_eq!(store.replay("WDEMO001", "never-sent", since).unwrap(), None);
+        store.record_exchanges(&[], &[replay("after-load")]).unwrap();
+        assert_eq!(store.replay("WDEMO001", "after-load", since).unwrap(), Some(replay("after-load")));
+    }
 
     #[test]
     fn the_checkpointer_keeps_the_wal_short_while_commits_keep_coming() {
