@@ -61,7 +61,9 @@ trait SetReader<'a>: Sized {
     /// Ends the set and hands over its segment errors. The reader keeps its output until
     /// [`SetReader::into_out`]: the typed 270 is over a kilobyte, and each move of it is a copy.
     fn finish(&mut self) -> Vec<SegmentError>;
-    fn into_out(self) -> Self::Out;
+    /// Takes the output, leaving an empty one: by reference, so that the reader (half as big
+    /// again as the typed 270 it holds) is not copied once more on its way out.
+    fn into_out(&mut self) -> Self::Out;
 }
 
 struct Reader270<'a> {
@@ -100,8 +102,8 @@ impl<'a> SetReader<'a> for Reader270<'a> {
         self.validator.take_errors()
     }
     #[inline]
-    fn into_out(self) -> Inquiry270<'a> {
-        self.inquiry
+    fn into_out(&mut self) -> Inquiry270<'a> {
+        std::mem::take(&mut self.inquiry)
     }
 }
 
@@ -118,8 +120,8 @@ impl<'a> SetReader<'a> for Reader271 {
     fn finish(&mut self) -> Vec<SegmentError> {
         std::mem::take(&mut self.errors)
     }
-    fn into_out(self) -> Response271 {
-        self.response
+    fn into_out(&mut self) -> Response271 {
+        std::mem::take(&mut self.response)
     }
 }
 
