@@ -59,11 +59,11 @@ trait SetReader<'a>: Sized {
     fn new(text: Option<&'a str>) -> Self;
     fn step(&mut self, seg: &Segment<'a>);
     /// Ends the set and hands over its segment errors. The reader keeps its output until
-    /// [`SetReader::into_out`]: the typed 270 is over a kilobyte, and each move of it is a copy.
+    /// [`SetReader::take_out`]: the typed 270 is over a kilobyte, and each move of it is a copy.
     fn finish(&mut self) -> Vec<SegmentError>;
     /// Takes the output, leaving an empty one: by reference, so that the reader (half as big
     /// again as the typed 270 it holds) is not copied once more on its way out.
-    fn into_out(&mut self) -> Self::Out;
+    fn take_out(&mut self) -> Self::Out;
 }
 
 struct Reader270<'a> {
@@ -102,7 +102,7 @@ impl<'a> SetReader<'a> for Reader270<'a> {
         self.validator.take_errors()
     }
     #[inline]
-    fn into_out(&mut self) -> Inquiry270<'a> {
+    fn take_out(&mut self) -> Inquiry270<'a> {
         std::mem::take(&mut self.inquiry)
     }
 }
@@ -120,7 +120,7 @@ impl<'a> SetReader<'a> for Reader271 {
     fn finish(&mut self) -> Vec<SegmentError> {
         std::mem::take(&mut self.errors)
     }
-    fn into_out(&mut self) -> Response271 {
+    fn take_out(&mut self) -> Response271 {
         std::mem::take(&mut self.response)
     }
 }
@@ -364,7 +364,7 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
     };
     let set_ok = set.as_ref().is_some_and(|s| s.code == AckCode::Accepted);
     if group_errors.is_empty() && set_ok && decoded {
-        return Checked::Accepted { interchange: header, group, transaction: reader.into_out() };
+        return Checked::Accepted { interchange: header, group, transaction: reader.take_out() };
     }
     if let Some(ack) = set.as_mut() {
         let [id, control, convention] = st_fields;
