@@ -1205,7 +1205,10 @@ fn sigkill_during_a_load_run_loses_no_record_of_a_delivered_answer() {
     let ids = std::fs::read_to_string(&received).unwrap();
     let ids: Vec<&str> = ids.lines().collect();
     assert!(ids.len() > 50, "{stdout}");
-    let conn = rusqlite::Connection::open(&db).unwrap();
+    // Records and replayable answers live in the records file beside the database.
+    let mut records_file = db.clone().into_os_string();
+    records_file.push(".records");
+    let conn = rusqlite::Connection::open(&records_file).unwrap();
     let mut stmt =
         conn.prepare("SELECT count(*) FROM payload_replay WHERE sender_id = 'WDEMO001' AND payload_id = ?1").unwrap();
     let missing: Vec<&str> =

@@ -63,16 +63,65 @@ const BULK_CACHE_KIB: i64 = 1024 * 1024;
 /// Other processes (a seed while the server runs) wait this long for the write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The file beside the database that holds what every request appends (see
+/// `migrations/sqlite/records.sql`): `hets.db` keeps its records in `hets.db.records`.
+fn records_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".records");
+    PathBuf::from(name)
+}
+
+/// The records file's schema, applied on every open.
+const RECORDS_SCHEMA: &str = include_str!("../migrations/sqlite/records.sql");
+
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(sq("opening the database"))?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(sq("setting the busy timeout"))?;
     conn.set_prepared_statement_cache_capacity(32);
+    let records = records_path(path);
+    let records = records.to_str().ok_or_else(|| StoreError::BadUrl(format!("{} is not UTF-8", records.display())))?;
+    conn.execute("ATTACH DATABASE ?1 AS records", [records]).map_err(sq("opening the records file"))?;
     conn.execute_batch(&format!(
-        "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -{CACHE_KIB}; PRAGMA temp_store = MEMORY;"
+        "PRAGMA synchronous = NORMAL; PRAGMA records.synchronous = NORMAL;
+         PRAGMA cache_size = -{CACHE_KIB}; PRAGMA records.cache_size = -{CACHE_KIB}; PRAGMA temp_store = MEMORY;"
     ))
     .map_err(sq("configuring the connection"))?;
     Ok(conn)
+}
+
+/// Databases made before the records file had the records in the main file: moves them over
+/// once. Safe to repeat after a crash half-way (WAL mode commits each file on its own): rows
+/// already moved are skipped.
+fn move_records_out_of_main(conn: &mut Connection) -> Result<(), StoreError> {
+    let context = "moving transaction records into the records file";
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sq(context))?;
+    let in_main = |table: &str| -> Result<bool, StoreError> {
+        tx.query_row("SELECT count(*) FROM main.sqlite_master WHERE type = 'table' AND name = ?1", [table], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map(|n| n > 0)
+        .map_err(sq(context))
+    };
+    if in_main("transaction_record")? {
+        tx.execute_batch(
+            "INSERT INTO records.transaction_record SELECT * FROM main.transaction_record
+                 WHERE id > (SELECT coalesce(max(id), 0) FROM records.transaction_record);
+             DROP TABLE main.transaction_record;",
+        )
+        .map_err(sq(context))?;
+    }
+    if in_main("payload_replay")? {
+        tx.execute_batch(
+            "INSERT OR IGNORE INTO records.payload_replay
+                 (sender_id, payload_id, at_ms, request_digest, payload_type, response)
+                 SELECT sender_id, payload_id, at_ms, request_digest, payload_type, response
+                 FROM main.payload_replay ORDER BY id;
+             DROP TABLE main.payload_replay;",
+        )
+        .map_err(sq(context))?;
+    }
+    tx.commit().map_err(sq(context))
 }
 
 impl SqliteStore {
@@ -82,12 +131,17 @@ impl SqliteStore {
         }
         let mut writer = connect(path)?;
         // WAL is a property of the file: set once, every later connection reads in WAL mode.
-        let mode: String =
-            writer.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(sq("switching to WAL mode"))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            tracing::warn!(mode, "SQLite refused WAL mode; readers will wait for writers");
+        for schema in ["main", "records"] {
+            let mode: String = writer
+                .query_row(&format!("PRAGMA {schema}.journal_mode = WAL"), [], |r| r.get(0))
+                .map_err(sq("switching to WAL mode"))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                tracing::warn!(schema, mode, "SQLite refused WAL mode; readers will wait for writers");
+            }
         }
         migrate(&mut writer, migrate::SQLITE)?;
+        writer.execute_batch(RECORDS_SCHEMA).map_err(sq("creating the records file's tables"))?;
+        move_records_out_of_main(&mut writer)?;
         // Checkpoints run on their own thread (see `Checkpointer`), never inside a commit.
         writer.execute_batch("PRAGMA wal_autocheckpoint = 0").map_err(sq("configuring the writer"))?;
         let writer = Arc::new(Mutex::new(writer));
@@ -182,7 +236,7 @@ impl SqliteStore {
 /// But the WAL only starts over from its beginning when a write finds every frame copied back
 /// and no reader still on the old frames, which under steady load never happens by itself (the
 /// writer appends while the checkpointer copies: the file grew to 600 MB in 12 s). So once the
-/// WAL passes [`RESTART_FRAMES`], the checkpointer holds this process's writer for the moment
+/// WAL passes [`RESTART_WAL_BYTES`], the checkpointer holds this process's writer for the moment
 /// it takes to copy the last few frames (see [`checkpoint`]).
 struct Checkpointer {
     /// Closed on drop: the thread checkpoints once more and ends.
@@ -192,12 +246,37 @@ struct Checkpointer {
 
 /// How often the checkpointer looks at the WAL.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
-/// WAL frames (pages) past which the checkpointer starts the WAL over (64 MiB of 4 KiB pages).
-/// Each start-over holds commits for a few milliseconds: measured under load on the 2-core
-/// machine, every 16 MiB put those pauses into the p99.
-const RESTART_FRAMES: i64 = 16384;
-/// At most this many frames are left to the pass that holds the writer (1 MiB).
-const LOCKED_PASS_FRAMES: i64 = 256;
+/// WAL size past which the checkpointer starts the WAL over. Each start-over holds commits for
+/// a few milliseconds: measured under load on the 2-core machine, every 16 MiB put those pauses
+/// into the p99.
+const RESTART_WAL_BYTES: i64 = 64 << 20;
+/// At most this much of the WAL is left to the pass that holds the writer.
+const LOCKED_PASS_BYTES: i64 = 1 << 20;
+
+/// One file the checkpointer looks after: the main database or the records file.
+struct WalFile {
+    /// The schema name on the checkpointer's connection: `main` or `records`.
+    schema: &'static str,
+    /// Our own handle on the database file, only to sync it (see `checkpoint`).
+    file: Option<std::fs::File>,
+    wal: PathBuf,
+    restart_frames: i64,
+    locked_pass_frames: i64,
+}
+
+impl WalFile {
+    fn new(schema: &'static str, path: &Path) -> WalFile {
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        WalFile {
+            schema,
+            file: std::fs::File::open(path).ok(),
+            wal: PathBuf::from(wal),
+            restart_frames: RESTART_WAL_BYTES / 4096,
+            locked_pass_frames: LOCKED_PASS_BYTES / 4096,
+        }
+    }
+}
 
 impl Checkpointer {
     fn start(path: &Path, writer: Arc<Mutex<Connection>>) -> Option<Checkpointer> {
@@ -209,14 +288,23 @@ impl Checkpointer {
                 return None;
             }
         };
-        // Our own handle on the database file, only to sync it (see `checkpoint`).
-        let file = std::fs::File::open(path).ok();
+        // The records file takes a commit per batch of requests; the main file, the odd edit.
+        let mut files = [WalFile::new("records", &records_path(path)), WalFile::new("main", path)];
+        for f in &mut files {
+            // The thresholds are in bytes of WAL, whatever the file's page size.
+            let page_size: i64 =
+                conn.query_row(&format!("PRAGMA {}.page_size", f.schema), [], |r| r.get(0)).unwrap_or(4096);
+            f.restart_frames = RESTART_WAL_BYTES / page_size.max(512);
+            f.locked_pass_frames = LOCKED_PASS_BYTES / page_size.max(512);
+        }
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::Builder::new().name("hets-checkpoint".into()).spawn(move || {
             loop {
                 let last =
                     !matches!(stopped.recv_timeout(CHECKPOINT_EVERY), Err(std::sync::mpsc::RecvTimeoutError::Timeout));
-                checkpoint(&conn, &writer, file.as_ref(), RESTART_FRAMES);
+                for f in &files {
+                    checkpoint(&conn, &writer, f, f.restart_frames);
+                }
                 if last {
                     return;
                 }
@@ -240,11 +328,13 @@ impl Checkpointer {
 /// then synced every page all the earlier passes had copied, 30 to 100 ms with commits held.
 /// So each pass here syncs the database file itself, off the lock, leaving the locked pass
 /// only its own few frames to sync.
-fn checkpoint(conn: &Connection, writer: &Mutex<Connection>, file: Option<&std::fs::File>, restart_frames: i64) {
+fn checkpoint(conn: &Connection, writer: &Mutex<Connection>, target: &WalFile, restart_frames: i64) {
+    let file = target.file.as_ref();
+    let sql = format!("PRAGMA {}.wal_checkpoint(PASSIVE)", target.schema);
     // (frames in the WAL, frames copied back so far). A short count only means a reader still
     // needs older frames: a later pass copies them.
     let pass = |sync: bool| -> Option<(i64, i64)> {
-        let counts = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(1)?, r.get(2)?)));
+        let counts = conn.query_row(&sql, [], |r| Ok((r.get(1)?, r.get(2)?)));
         match counts {
             Ok(counts) => {
                 if sync
@@ -271,17 +361,19 @@ fn checkpoint(conn: &Connection, writer: &Mutex<Connection>, file: Option<&std::
         let Some((now, done)) = pass(true) else { return };
         let arrived = now - frames;
         (frames, copied) = (now, done);
-        if arrived <= LOCKED_PASS_FRAMES && copied == frames {
+        if arrived <= target.locked_pass_frames && copied == frames {
             break;
         }
     }
-    if frames - copied > LOCKED_PASS_FRAMES {
+    if frames - copied > target.locked_pass_frames {
         // Readers kept old frames or the writer outran us: next round.
         return;
     }
     // The WAL is synced at the start of every pass that copies: sync what the writer appended
     // since, here, so the locked pass has only its last few frames left to sync.
-    if let Some(wal) = file.and_then(|_| wal_file(conn)) {
+    if file.is_some()
+        && let Ok(wal) = std::fs::File::open(&target.wal)
+    {
         let _ = wal.sync_data();
     }
     // Readers that start from now on read the database file only; if one of the older ones is
@@ -291,12 +383,6 @@ fn checkpoint(conn: &Connection, writer: &Mutex<Connection>, file: Option<&std::
     let _writes_wait = writer.lock().unwrap_or_else(PoisonError::into_inner);
     // This pass copies the last frame, so SQLite syncs the database file itself.
     pass(false);
-}
-
-/// The WAL of the connection's main database, opened for syncing.
-fn wal_file(conn: &Connection) -> Option<std::fs::File> {
-    let path = conn.path()?;
-    std::fs::File::open(format!("{path}-wal")).ok()
 }
 
 impl Drop for Checkpointer {
@@ -1083,6 +1169,43 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_database_from_before_the_records_file_has_its_records_moved_there_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            // The old layout: every table in the one file.
+            let mut old = Connection::open(&path).unwrap();
+            migrate(&mut old, migrate::SQLITE).unwrap();
+            old.execute_batch(
+                "INSERT INTO transaction_record (id, at_ms, submitter_id, npi, mbi, outcome, duration_us)
+                     VALUES (7, 1000, 'WDEMO001', '1125213722', NULL, 'TA1', 5);
+                 INSERT INTO payload_replay (sender_id, payload_id, at_ms, request_digest, payload_type, response)
+                     VALUES ('WDEMO001', 'p-old', 1000, 'd', 'X12_271_Response_005010X279A1', x'49');",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.counts().unwrap().transactions, 1);
+        let replay = store.replay("WDEMO001", "p-old", codec::millis_to_instant(0)).unwrap().unwrap();
+        assert_eq!(replay.response, b"I");
+        let conn = connect(&path).unwrap();
+        let left: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM main.sqlite_master WHERE name IN ('transaction_record', 'payload_replay')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, 0, "the main file no longer holds the records");
+        let id: i64 = conn.query_row("SELECT id FROM records.transaction_record", [], |r| r.get(0)).unwrap();
+        assert_eq!(id, 7, "record ids are kept");
+        drop(store);
+        // Opening again moves nothing twice.
+        assert_eq!(SqliteStore::open(&path).unwrap().counts().unwrap().transactions, 1);
+        assert!(records_path(&path).exists());
+    }
+
+    #[test]
     fn answers_stored_before_the_store_was_opened_are_still_found_for_replay() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("replay.db");
@@ -1143,11 +1266,11 @@ mod tests {
             })
         };
         let checkpointer = connect(&path).unwrap();
-        let file = std::fs::File::open(&path).unwrap();
+        let target = WalFile::new("main", &path);
         let mut rounds = 0;
         while !done.load(std::sync::atomic::Ordering::Relaxed) {
             // A restart threshold of 64 frames (256 KiB) instead of 16,384.
-            checkpoint(&checkpointer, &writer, Some(&file), 64);
+            checkpoint(&checkpointer, &writer, &target, 64);
             rounds += 1;
             std::thread::sleep(Duration::from_millis(2));
         }

@@ -1,0 +1,52 @@
+-- openhets store, SQLite: the records file (`<database>.records`, attached as `records`).
+--
+-- What every answered request appends (the transaction record of D17 and the replayable answer
+-- of D11) lives in a file of its own, beside the reference data. In WAL mode SQLite empties a
+-- connection's page cache whenever the database it reads has had any commit since its last
+-- read; with the group commit writing into the same file every millisecond, every request's
+-- lookups started from an empty cache (the provider, relationship and beneficiary reads were a
+-- sixth of the server's time). Commits to this file leave the reference data's caches warm.
+--
+-- Applied on every open (hence IF NOT EXISTS); versioned migrations of the main file never
+-- touch these tables. Databases made before the split had both tables in the main file: the
+-- store moves their rows here on open (see `SqliteStore::open`). The definitions are those of
+-- migrations 0001 and 0002.
+
+-- Append-only record of every transaction: who asked what, when, and the outcome. Never the
+-- payload. aaa_codes and service_types are comma-separated codes.
+CREATE TABLE IF NOT EXISTS records.transaction_record (
+    id            INTEGER PRIMARY KEY,
+    at_ms         INTEGER NOT NULL,
+    submitter_id  TEXT NOT NULL,
+    npi           TEXT,
+    mbi           TEXT,
+    outcome       TEXT NOT NULL CHECK (outcome IN ('271', '271-AAA', '999', 'TA1')),
+    aaa_codes     TEXT NOT NULL DEFAULT '',
+    service_types TEXT NOT NULL DEFAULT '',
+    duration_us   INTEGER NOT NULL CHECK (duration_us >= 0)
+);
+
+-- The audits read one submitter's transactions over a period.
+CREATE INDEX IF NOT EXISTS records.transaction_record_submitter_at ON transaction_record (submitter_id, at_ms);
+
+-- Records are evidence: they are never rewritten (retention may delete old ones).
+CREATE TRIGGER IF NOT EXISTS records.transaction_record_append_only BEFORE UPDATE ON transaction_record
+BEGIN
+    SELECT RAISE(ABORT, 'transaction records are append-only');
+END;
+
+-- D11: the answer to each (SenderID, PayloadID) for 24 hours. Rows are appended in arrival
+-- order, so an answer's ~3 KB lands on the table's last pages and only the small unique index
+-- takes a random leaf per insert (see migration 0002).
+CREATE TABLE IF NOT EXISTS records.payload_replay (
+    id             INTEGER PRIMARY KEY,
+    sender_id      TEXT NOT NULL,
+    payload_id     TEXT NOT NULL,
+    at_ms          INTEGER NOT NULL,
+    request_digest TEXT NOT NULL,
+    payload_type   TEXT NOT NULL,
+    response       BLOB NOT NULL
+);
+
+CREATE UNIQUE INDEX IF NOT EXISTS records.payload_replay_key ON payload_replay (sender_id, payload_id);
+CREATE INDEX IF NOT EXISTS records.payload_replay_at ON payload_replay (at_ms);
