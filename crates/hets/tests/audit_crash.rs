@@ -100,6 +100,12 @@ fn audited(path: &Path) -> usize {
     conn.query_row("SELECT count(*) FROM audit_record", [], |r| r.get::<_, i64>(0)).unwrap_or(0) as usize
 }
 
+fn records_file(db: &Path) -> std::path::PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".records");
+    name.into()
+}
+
 fn audit(path: &Path) -> std::process::Child {
     hets()
         .args(["audit", "run", "--period", DAY, "--at", AT, "--db"])
@@ -116,6 +122,8 @@ fn a_killed_audit_finishes_on_rerun_with_the_same_state() {
     build(&clean);
     let crashed = dir.path().join("crashed.db");
     std::fs::copy(&clean, &crashed).unwrap();
+    // A SQLite database is two files: the transaction records live beside it.
+    std::fs::copy(records_file(&clean), records_file(&crashed)).unwrap();
 
     // Uninterrupted.
     assert!(audit(&clean).wait().unwrap().success());
