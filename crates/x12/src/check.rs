@@ -7,7 +7,7 @@ use crate::envelope::{ISA_LEN, InterchangeHeader, read_isa, skip_preamble};
 use crate::inquiry::{Inquiry270, apply};
 use crate::response::{Reader271, Response271};
 use crate::schema::Slot;
-use crate::segment::{Fields, Segment, tokenize};
+use crate::segment::{Fields, Segment, id_key, tokenize};
 use crate::validate::{SetValidator, is_x12_char};
 use serde::Serialize;
 
@@ -57,7 +57,8 @@ trait SetReader<'a>: Sized {
     const SET_ID: &'static str;
     /// `text` is the tokenised input as text, when all of it is UTF-8.
     fn new(text: Option<&'a str>) -> Self;
-    fn step(&mut self, seg: &Segment<'a>);
+    /// `fields` is `seg` split at its element separators.
+    fn step(&mut self, seg: &Segment<'a>, fields: &Fields<'a>);
     /// Ends the set and hands over its segment errors. The reader keeps its output until
     /// [`SetReader::take_out`]: the typed 270 is over a kilobyte, and each move of it is a copy.
     fn finish(&mut self) -> Vec<SegmentError>;
@@ -68,8 +69,6 @@ trait SetReader<'a>: Sized {
 
 struct Reader270<'a> {
     validator: SetValidator,
-    /// The segment being read, split once for the validator and the decoder.
-    fields: Fields<'a>,
     inquiry: Inquiry270<'a>,
     /// The input after the ISA as text: one UTF-8 check for the whole interchange instead of
     /// one per segment.
@@ -83,18 +82,17 @@ impl<'a> SetReader<'a> for Reader270<'a> {
     // Inlined so that the typed 270 is built in place and moved once, into the verdict.
     #[inline]
     fn new(text: Option<&'a str>) -> Self {
-        Reader270 { validator: SetValidator::new(), fields: Fields::default(), inquiry: Inquiry270::default(), text }
+        Reader270 { validator: SetValidator::new(), inquiry: Inquiry270::default(), text }
     }
-    fn step(&mut self, seg: &Segment<'a>) {
-        self.fields.split(seg.raw(), seg.delimiters().element);
-        if let Some(m) = self.validator.step_fields(seg, &self.fields)
+    fn step(&mut self, seg: &Segment<'a>, fields: &Fields<'a>) {
+        if let Some(m) = self.validator.step_fields(seg, fields)
             && m.slot != Slot::Refused
         {
             let seg_text = match self.text {
                 Some(t) => t.get(seg.offset()..seg.offset() + seg.raw().len()),
                 None => std::str::from_utf8(seg.raw()).ok(),
             };
-            apply(&mut self.inquiry, m.slot, seg, &self.fields, seg_text);
+            apply(&mut self.inquiry, m.slot, seg, fields, seg_text);
         }
     }
     fn finish(&mut self) -> Vec<SegmentError> {
@@ -114,7 +112,7 @@ impl<'a> SetReader<'a> for Reader271 {
     fn new(_text: Option<&'a str>) -> Self {
         Reader271::default()
     }
-    fn step(&mut self, seg: &Segment<'a>) {
+    fn step(&mut self, seg: &Segment<'a>, _fields: &Fields<'a>) {
         Reader271::step(self, seg);
     }
     fn finish(&mut self) -> Vec<SegmentError> {
@@ -136,6 +134,14 @@ pub fn check_271<'a>(input: &'a [u8]) -> Checked<'a, Response271> {
 }
 
 const CONVENTION: &str = "005010X279A1";
+
+// The envelope segments by their `id_key`: each segment is told apart with integer compares on
+// the key its split computed, instead of slice compares on an id searched for again.
+const GS: u32 = id_key(b"GS");
+const GE: u32 = id_key(b"GE");
+const ST: u32 = id_key(b"ST");
+const SE: u32 = id_key(b"SE");
+const IEA: u32 = id_key(b"IEA");
 
 fn text(b: &[u8]) -> &str {
     std::str::from_utf8(b).unwrap_or("")
@@ -187,7 +193,8 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
     let mut decoded = false;
     let mut sets = 0u32;
     let mut ge_count: Option<u32> = None;
-    let mut iea: Option<Segment<'a>> = None;
+    // IEA01 and IEA02.
+    let mut iea: Option<[&'a [u8]; 2]> = None;
 
     // The reader of the one transaction set, made once and never moved until its output goes
     // into the verdict: a real-time interchange carries exactly one set (a second ST is
@@ -197,20 +204,23 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
     let mut st_control: &'a [u8] = b"";
     let mut st_fields: [&'a [u8]; 3] = [b""; 3];
     let mut set_segments = 0u32;
+    // Each segment is split once, here, for the envelope checks, the validator and the decoder.
+    let mut fields = Fields::default();
 
     for seg in segments.by_ref() {
-        let id = seg.id();
+        fields.split(seg.raw(), d.element);
+        let key = fields.key;
         if open.is_some() {
             set_segments += 1;
-            if !matches!(id, b"SE" | b"GE" | b"IEA" | b"GS" | b"ST") {
-                reader.step(&seg);
+            if !matches!(key, SE | GE | IEA | GS | ST) {
+                reader.step(&seg, &fields);
                 continue;
             }
         }
         if let Some(mut ack) = open.take() {
-            if id == b"SE" {
-                reader.step(&seg);
-                let (f, _) = seg.fields::<2>();
+            if key == SE {
+                reader.step(&seg, &fields);
+                let f = [fields.get(0), fields.get(1)];
                 if digits(f[0]) != Some(set_segments) {
                     ack.errors.push(SetErrorCode::SegmentCountMismatch);
                 }
@@ -224,15 +234,14 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
             finish_set(&mut ack, errors);
             decoded = true;
             set = Some(ack);
-            if id == b"SE" {
+            if key == SE {
                 continue;
             }
         }
-        match id {
-            b"GS" if group.is_none() && groups == 0 => {
+        match key {
+            GS if group.is_none() && groups == 0 => {
                 groups += 1;
-                let mut gs = Fields::default();
-                gs.split(seg.raw(), d.element);
+                let gs = &fields;
                 let f: [&[u8]; 9] = std::array::from_fn(|i| gs.get(i));
                 let n = gs.count;
                 if let Some(problem) = gs_problem(&f, n, seg.raw()) {
@@ -271,16 +280,16 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
                     version: t(7),
                 });
             }
-            b"GS" => {
+            GS => {
                 return refuse(
                     Ta1Code::ContentInvalid,
                     "a real-time interchange carries exactly one functional group".into(),
                 );
             }
-            b"ST" if group.is_some() && !group_closed && sets == 0 => {
+            ST if group.is_some() && !group_closed && sets == 0 => {
                 sets += 1;
                 set_segments = 1;
-                let (f, _) = seg.fields::<3>();
+                let f = [fields.get(0), fields.get(1), fields.get(2)];
                 st_control = f[1];
                 // The AK2 texts are filled in only if a 999 is written: an accepted set
                 // never needs them.
@@ -304,18 +313,18 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
                 if f[2] != CONVENTION.as_bytes() {
                     ack.errors.push(SetErrorCode::ConventionNotSupported);
                 }
-                reader.step(&seg);
+                reader.step(&seg, &fields);
                 open = Some(ack);
             }
-            b"ST" if group.is_some() && !group_closed => {
+            ST if group.is_some() && !group_closed => {
                 return refuse(
                     Ta1Code::ContentInvalid,
                     "a real-time interchange carries exactly one transaction set".into(),
                 );
             }
-            b"GE" if group.is_some() && !group_closed => {
+            GE if group.is_some() && !group_closed => {
                 group_closed = true;
-                let (f, _) = seg.fields::<2>();
+                let f = [fields.get(0), fields.get(1)];
                 ge_count = digits(f[0]);
                 if ge_count != Some(sets) {
                     group_errors.push(GroupErrorCode::SetCountMismatch);
@@ -324,11 +333,11 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
                     group_errors.push(GroupErrorCode::ControlNumberMismatch);
                 }
             }
-            b"IEA" => {
+            IEA => {
                 if group.is_some() && !group_closed {
                     group_errors.push(GroupErrorCode::TrailerMissing);
                 }
-                iea = Some(seg);
+                iea = Some([fields.get(0), fields.get(1)]);
                 break;
             }
             _ => {
@@ -337,15 +346,15 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
                 } else {
                     "outside a transaction set"
                 };
+                let id = fields.id;
                 let name = crate::validate::printable(&id[..id.len().min(3)]).unwrap_or_else(|| "a segment".into());
                 return refuse(Ta1Code::ContentInvalid, format!("{name} found {what}"));
             }
         }
     }
-    let Some(iea) = iea else {
+    let Some(f) = iea else {
         return refuse(Ta1Code::PrematureEnd, "the interchange ends without an IEA segment".into());
     };
-    let (f, _) = iea.fields::<2>();
     if f[1] != header.control_number.as_bytes() {
         return refuse(Ta1Code::ControlNumberMismatch, "IEA02 does not match ISA13".into());
     }

@@ -39,6 +39,12 @@ pub struct El {
     pub reference: u16,
     /// Allowed codes; empty means any value of the type.
     pub codes: &'static [&'static str],
+    /// `codes` packed for the value check.
+    pub keys: CodeKeys,
+    /// A used, simple, non-repeating string or identifier: a present value of it is valid when
+    /// its length is in range and its code (if any) in the list, given a segment without
+    /// repetition or component separators and of X12 characters only.
+    pub simple: bool,
     /// How many repetitions are allowed (1 = does not repeat).
     pub repeat: u8,
     /// Components, when this element is a composite.
@@ -46,7 +52,58 @@ pub struct El {
 }
 
 const fn el(usage: Usage, ty: Ty, min: u16, max: u16, reference: u16, codes: &'static [&'static str]) -> El {
-    El { usage, ty, min, max, reference, codes, repeat: 1, components: &[] }
+    let simple = !matches!(usage, Usage::NotUsed) && matches!(ty, Ty::An | Ty::Id);
+    El { usage, ty, min, max, reference, codes, keys: CodeKeys::pack(codes), simple, repeat: 1, components: &[] }
+}
+
+/// Codes kept by [`CodeKeys`]: the longest list the value checks meet often has 16.
+const MAX_KEYS: usize = 16;
+
+/// A code list as [`id_key`]s, for the check of each coded value: the value's key against a
+/// fixed array, all compared without a branch (a few vector compares), where a search of the
+/// list compared strings one code at a time and cost more than the rest of the element check.
+/// A list with more than [`MAX_KEYS`] codes or a code longer than three bytes is not packed and
+/// is searched as before.
+#[derive(Debug)]
+pub struct CodeKeys {
+    packed: bool,
+    /// The codes' keys; unused slots are 0, which no value's key is.
+    keys: [u32; MAX_KEYS],
+}
+
+impl CodeKeys {
+    const fn pack(codes: &[&str]) -> CodeKeys {
+        let unpacked = CodeKeys { packed: false, keys: [0; MAX_KEYS] };
+        if codes.len() > MAX_KEYS {
+            return unpacked;
+        }
+        let mut keys = [0; MAX_KEYS];
+        let mut i = 0;
+        while i < codes.len() {
+            let key = id_key(codes[i].as_bytes());
+            if key == 0 {
+                return unpacked;
+            }
+            keys[i] = key;
+            i += 1;
+        }
+        CodeKeys { packed: true, keys }
+    }
+}
+
+impl El {
+    /// True when `value` is one of the element's codes (`codes` must not be empty).
+    // Always inlined: it runs inside the validator's element loop for every coded value.
+    #[inline(always)]
+    pub fn allows(&self, value: &[u8]) -> bool {
+        if self.keys.packed {
+            // A value of four bytes or more has key 0 and matches no code of a packed list.
+            let key = id_key(value);
+            key != 0 && self.keys.keys.iter().fold(false, |hit, &k| hit | (k == key))
+        } else {
+            crate::codes::in_list(self.codes, value)
+        }
+    }
 }
 const fn req(ty: Ty, min: u16, max: u16, reference: u16) -> El {
     el(Usage::Required, ty, min, max, reference, &[])
@@ -64,7 +121,18 @@ const fn unused(reference: u16) -> El {
     el(Usage::NotUsed, Ty::An, 0, 0, reference, &[])
 }
 const fn composite(usage: Usage, reference: u16, components: &'static [El]) -> El {
-    El { usage, ty: Ty::An, min: 0, max: 0, reference, codes: &[], repeat: 1, components }
+    El {
+        usage,
+        ty: Ty::An,
+        min: 0,
+        max: 0,
+        reference,
+        codes: &[],
+        keys: CodeKeys::pack(&[]),
+        simple: false,
+        repeat: 1,
+        components,
+    }
 }
 
 /// Which decoded field a segment fills.
@@ -406,6 +474,8 @@ const EQ01: El = El {
     max: 2,
     reference: 1365,
     codes: SERVICE_TYPES,
+    keys: CodeKeys::pack(SERVICE_TYPES),
+    simple: false,
     repeat: 99,
     components: &[],
 };
@@ -582,6 +652,47 @@ mod tests {
             for e in def.entries {
                 assert!(e.seg.elements.len() < MAX_FIELDS, "{} has {} elements", e.seg.id, e.seg.elements.len());
                 assert_eq!(e.key, id_key(e.seg.id.as_bytes()));
+                if let Some(child) = e.child {
+                    walk(child);
+                }
+            }
+        }
+        walk(&TRANSACTION_270);
+    }
+
+    /// The packed code lists answer as the lists do: for each code, each code cut short or made
+    /// longer, and every value of up to two bytes.
+    #[test]
+    fn packed_codes_agree_with_the_lists() {
+        fn check(el: &El) {
+            for c in el.components {
+                check(c);
+            }
+            if el.codes.is_empty() {
+                return;
+            }
+            let mut values: Vec<Vec<u8>> = vec![];
+            for c in el.codes {
+                let c = c.as_bytes();
+                values.push(c.to_vec());
+                values.push(c[..c.len() - 1].to_vec());
+                values.push([c, b"0"].concat());
+                values.push([b"0", c].concat());
+            }
+            for a in 0..=255u8 {
+                values.push(vec![a]);
+                for b in [0u8, b'0', b'1', b'8', b'9', b'A', b'B', b'D', b'I', b'K', b'P', b'X', b'Z', 0x80, 0xff] {
+                    values.push(vec![a, b]);
+                    values.push(vec![b, a]);
+                }
+            }
+            for v in &values {
+                assert_eq!(el.allows(v), crate::codes::in_list(el.codes, v), "{:?} {v:?}", el.codes);
+            }
+        }
+        fn walk(def: &LoopDef) {
+            for e in def.entries {
+                e.seg.elements.iter().for_each(check);
                 if let Some(child) = e.child {
                     walk(child);
                 }

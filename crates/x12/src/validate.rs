@@ -376,9 +376,27 @@ impl Scan {
 fn check_segment(seg: &Segment<'_>, fields: &Fields<'_>, spec: &Seg, out: &mut Vec<ElementError>) {
     let scan = Scan::of(seg);
     let present = fields.count;
+    let clean = scan.printable && !scan.repetition && !scan.component;
     // Every schema segment has fewer than `MAX_FIELDS` elements, so each one checked was kept.
     for (i, def) in spec.elements.iter().enumerate().take(present) {
-        check_element(fields.get(i), seg, scan, def, (i + 1) as u8, out);
+        let raw = fields.get(i);
+        // Most elements are settled here in a few compares, without the general check's series
+        // of tests for each kind of element: an absent one that may be absent, and a valid
+        // simple value in a clean segment (see `El::simple`). Anything else, errors included,
+        // goes through `check_element`.
+        if raw.is_empty() {
+            if def.usage != Usage::Required {
+                continue;
+            }
+        } else if clean
+            && def.simple
+            && raw.len() >= usize::from(def.min)
+            && raw.len() <= usize::from(def.max)
+            && (def.codes.is_empty() || def.allows(raw))
+        {
+            continue;
+        }
+        check_element(raw, seg, scan, def, (i + 1) as u8, out);
     }
     if present > spec.elements.len() {
         out.push(ElementError {
@@ -515,7 +533,7 @@ pub(crate) fn check_value(v: &[u8], def: &El, printable: bool) -> Option<E> {
     if len > def.max as usize {
         return Some(E::TooLong);
     }
-    if !def.codes.is_empty() && !crate::codes::in_list(def.codes, v) {
+    if !def.codes.is_empty() && !def.allows(v) {
         return Some(E::InvalidCode);
     }
     None
