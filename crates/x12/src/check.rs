@@ -3,7 +3,7 @@
 
 use crate::ack::{Ack999, AckCode, GroupErrorCode, SegmentError, SetAck, SetErrorCode, Ta1, Ta1Code};
 use crate::date::{Date, Time, digits};
-use crate::envelope::{ISA_LEN, InterchangeHeader, read_isa, skip_preamble};
+use crate::envelope::{ISA_LEN, InterchangeHeader, read_isa_in, skip_preamble};
 use crate::inquiry::{Inquiry270, apply};
 use crate::response::{Reader271, Response271};
 use crate::schema::Slot;
@@ -149,7 +149,10 @@ fn text(b: &[u8]) -> &str {
 
 fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a, R::Out> {
     let body = &input[skip_preamble(input)..];
-    let header = match read_isa(body) {
+    // The interchange as text, when all of it is UTF-8: the ISA and the segments after it are
+    // cut from it.
+    let body_text = std::str::from_utf8(body).ok();
+    let header = match read_isa_in(body, body_text) {
         Ok(h) => h,
         Err(f) => {
             let (control, date, time) = match &f.partial {
@@ -183,7 +186,12 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
 
     let d = header.delimiters;
     let rest = &body[ISA_LEN..];
-    let rest_text = std::str::from_utf8(rest).ok();
+    // The ISA's terminator is ASCII (a checked delimiter), so the text after it starts at a
+    // char boundary; without a text for all of the body, the rest may still be UTF-8.
+    let rest_text = match body_text {
+        Some(t) => t.get(ISA_LEN..),
+        None => std::str::from_utf8(rest).ok(),
+    };
     let mut segments = tokenize(rest, d);
     let mut group: Option<GroupHeader<'a>> = None;
     let mut groups = 0u32;

@@ -200,7 +200,14 @@ pub(crate) fn apply<'a>(
         Slot::N4Receiver => set_city(&mut inq.receiver.address, [s(0), s(1), s(2), s(3), s(6)]),
         Slot::PrvReceiver => inq.receiver.provider = Some(provider()),
         Slot::Hl2000C => sub.child_code = s(3),
-        Slot::Trn => sub.traces.push(Trace { kind: s(0), reference: s(1), originator: s(2), supplemental: s(3) }),
+        Slot::Trn => {
+            // Sized at once for the most the loop allows: an empty vector's first push goes
+            // through the general growth path, which costs more than the allocation.
+            if sub.traces.capacity() == 0 {
+                sub.traces = Vec::with_capacity(2);
+            }
+            sub.traces.push(Trace { kind: s(0), reference: s(1), originator: s(2), supplemental: s(3) });
+        }
         Slot::Nm1Subscriber => sub.name = name(),
         Slot::RefSubscriber => sub.references.push(reference()),
         Slot::N3Subscriber => set_street(&mut sub.address, s(0), s(1)),
@@ -218,7 +225,13 @@ pub(crate) fn apply<'a>(
                 }
             }
         }
-        Slot::DtpSubscriber => sub.dates.push(InquiryDate { qualifier: s(0), format: s(1), value: s(2) }),
+        Slot::DtpSubscriber => {
+            // As for the traces: the most the loop allows, at once.
+            if sub.dates.capacity() == 0 {
+                sub.dates = Vec::with_capacity(2);
+            }
+            sub.dates.push(InquiryDate { qualifier: s(0), format: s(1), value: s(2) });
+        }
         Slot::Eq => {
             // EQ01, EQ02 and EQ05 as text (`f`), split without another UTF-8 check.
             let d = seg.delimiters();
@@ -242,7 +255,7 @@ pub(crate) fn apply<'a>(
                 eq.diagnosis_pointers = split_text(f[4], d.component).filter(|p| !p.is_empty()).collect();
             }
             if sub.inquiries.capacity() == 0 {
-                sub.inquiries.reserve(4);
+                sub.inquiries = Vec::with_capacity(4);
             }
             sub.inquiries.push(eq);
         }
