@@ -31,6 +31,9 @@ pub struct SqliteStore {
     path: PathBuf,
     readers: Pool<Connection>,
     writer: Arc<Mutex<Connection>>,
+    /// The records file's own writer (nothing attached): the group commit's transactions lock
+    /// and commit that file alone, and never wait for (or hold up) writes to the main file.
+    records_writer: Arc<Mutex<Connection>>,
     held: compliance::HeldNames,
     /// The (sender, PayloadID) pairs that may have a stored answer (D11), read from the table
     /// on the first lookup.
@@ -60,6 +63,9 @@ const READER_CACHE_KIB: i64 = 1024;
 /// The writer's page cache during a bulk load: imports insert in no particular key order, and
 /// a B-tree whose inner pages stay cached takes random inserts at memory speed.
 const BULK_CACHE_KIB: i64 = 1024 * 1024;
+/// The records writer's page cache, in KiB: it appends, so it needs the B-trees' right edges
+/// and the inner pages of the PayloadID index.
+const RECORDS_WRITER_CACHE_KIB: i64 = 4 * 1024;
 /// Other processes (a seed while the server runs) wait this long for the write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -87,6 +93,19 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
          PRAGMA cache_size = -{CACHE_KIB}; PRAGMA records.cache_size = -{CACHE_KIB}; PRAGMA temp_store = MEMORY;"
     ))
     .map_err(sq("configuring the connection"))?;
+    Ok(conn)
+}
+
+/// A connection to the records file alone, for writing records (see `records_writer`).
+fn connect_records(path: &Path) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(records_path(path), flags).map_err(sq("opening the records file"))?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(sq("setting the busy timeout"))?;
+    conn.set_prepared_statement_cache_capacity(16);
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -{RECORDS_WRITER_CACHE_KIB}; PRAGMA wal_autocheckpoint = 0;"
+    ))
+    .map_err(sq("configuring the records writer"))?;
     Ok(conn)
 }
 
@@ -144,8 +163,12 @@ impl SqliteStore {
         move_records_out_of_main(&mut writer)?;
         // Checkpoints run on their own thread (see `Checkpointer`), never inside a commit.
         writer.execute_batch("PRAGMA wal_autocheckpoint = 0").map_err(sq("configuring the writer"))?;
+        // The main file's writer lets go of the records file: BEGIN IMMEDIATE takes the write
+        // lock of every attached file, and a desktop edit must not hold up the group commit.
+        writer.execute_batch("DETACH DATABASE records").map_err(sq("configuring the writer"))?;
         let writer = Arc::new(Mutex::new(writer));
-        let checkpointer = Checkpointer::start(path, writer.clone());
+        let records_writer = Arc::new(Mutex::new(connect_records(path)?));
+        let checkpointer = Checkpointer::start(path, writer.clone(), records_writer.clone());
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let reader_path = path.to_path_buf();
         let readers = Pool::new(
@@ -163,6 +186,7 @@ impl SqliteStore {
             path: path.to_path_buf(),
             readers,
             writer,
+            records_writer,
             held: Default::default(),
             seen: seen::SeenPayloads::new(),
             seen_loaded: std::sync::Once::new(),
@@ -184,6 +208,19 @@ impl SqliteStore {
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sq(context))?;
+        let out = f(&tx)?;
+        tx.commit().map_err(sq(context))?;
+        Ok(out)
+    }
+
+    /// Like [`SqliteStore::write`], on the records file's own writer.
+    fn write_records<T>(
+        &self,
+        context: &'static str,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.records_writer.lock().unwrap_or_else(PoisonError::into_inner);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sq(context))?;
         let out = f(&tx)?;
         tx.commit().map_err(sq(context))?;
@@ -279,7 +316,11 @@ impl WalFile {
 }
 
 impl Checkpointer {
-    fn start(path: &Path, writer: Arc<Mutex<Connection>>) -> Option<Checkpointer> {
+    fn start(
+        path: &Path,
+        writer: Arc<Mutex<Connection>>,
+        records_writer: Arc<Mutex<Connection>>,
+    ) -> Option<Checkpointer> {
         let conn = match connect(path) {
             Ok(c) => c,
             Err(e) => {
@@ -303,7 +344,9 @@ impl Checkpointer {
                 let last =
                     !matches!(stopped.recv_timeout(CHECKPOINT_EVERY), Err(std::sync::mpsc::RecvTimeoutError::Timeout));
                 for f in &files {
-                    checkpoint(&conn, &writer, f, f.restart_frames);
+                    // Each file's WAL starts over under the lock of the writer that appends to it.
+                    let w = if f.schema == "records" { &records_writer } else { &writer };
+                    checkpoint(&conn, w, f, f.restart_frames);
                 }
                 if last {
                     return;
@@ -651,12 +694,12 @@ impl Store for SqliteStore {
     }
 
     fn record_transaction(&self, record: &TransactionRecord) -> Result<i64, StoreError> {
-        let conn = self.writer();
+        let conn = self.records_writer.lock().unwrap_or_else(PoisonError::into_inner);
         insert_transaction(&conn, record)
     }
 
     fn record_transactions(&self, records: &[TransactionRecord]) -> Result<(), StoreError> {
-        self.write("recording transactions", |tx| {
+        self.write_records("recording transactions", |tx| {
             for r in records {
                 insert_transaction(tx, r)?;
             }
@@ -669,7 +712,7 @@ impl Store for SqliteStore {
         for r in replays {
             self.seen.insert(&r.sender, &r.payload_id, codec::instant_to_millis(r.at));
         }
-        self.write("recording transactions and replays", |tx| {
+        self.write_records("recording transactions and replays", |tx| {
             for r in records {
                 insert_transaction(tx, r)?;
             }
@@ -720,7 +763,7 @@ impl Store for SqliteStore {
     }
 
     fn purge_replays(&self, before: Instant) -> Result<u64, StoreError> {
-        self.write("purging replayable answers", |tx| {
+        self.write_records("purging replayable answers", |tx| {
             let n = tx
                 .execute("DELETE FROM payload_replay WHERE at_ms < ?1", [codec::instant_to_millis(before)])
                 .map_err(sq("purging replayable answers"))?;
