@@ -199,6 +199,24 @@ pub struct LoopDef {
     /// False for loops the implementation refuses as a whole: their content is not checked
     /// element by element, the refusal is reported once at the loop's first segment.
     pub check_elements: bool,
+    /// Bit `j` is set when entry `j` is required: the validator's search for required entries
+    /// that never occurred looks at its loops' masks first, and most searches end there.
+    pub required: u16,
+}
+
+impl LoopDef {
+    const fn new(id: &'static str, check_elements: bool, entries: &'static [Entry]) -> LoopDef {
+        assert!(entries.len() <= 16, "a loop's required mask has sixteen bits");
+        let mut required = 0;
+        let mut j = 0;
+        while j < entries.len() {
+            if matches!(entries[j].usage, Usage::Required) {
+                required |= 1 << j;
+            }
+            j += 1;
+        }
+        LoopDef { id, entries, check_elements, required }
+    }
 }
 
 const fn seg(seg: &'static Seg, usage: Usage, max: u16) -> Entry {
@@ -538,10 +556,10 @@ pub static DTP_2110C: Seg = Seg {
 };
 
 // ---- loops ---------------------------------------------------------------------------------
-pub static LOOP_2110C: LoopDef = LoopDef {
-    id: "2110C",
-    check_elements: true,
-    entries: &[
+pub static LOOP_2110C: LoopDef = LoopDef::new(
+    "2110C",
+    true,
+    &[
         seg(&EQ_2110C, Required, 1),
         seg(&AMT_R, Situational, 1),
         seg(&AMT_PB, Situational, 1),
@@ -549,11 +567,11 @@ pub static LOOP_2110C: LoopDef = LoopDef {
         seg(&REF_2110C, Situational, 1),
         seg(&DTP_2110C, Situational, 1),
     ],
-};
-pub static LOOP_2100C: LoopDef = LoopDef {
-    id: "2100C",
-    check_elements: true,
-    entries: &[
+);
+pub static LOOP_2100C: LoopDef = LoopDef::new(
+    "2100C",
+    true,
+    &[
         seg(&NM1_2100C, Required, 1),
         seg(&REF_2100C, Situational, 9),
         seg(&N3_2100C, Situational, 1),
@@ -567,17 +585,17 @@ pub static LOOP_2100C: LoopDef = LoopDef {
         // D1 there is no 2000D, so the subscriber always is the patient and the loop is required.
         lp(&EQ_2110C, Required, 99, &LOOP_2110C),
     ],
-};
-pub static LOOP_2000C: LoopDef = LoopDef {
-    id: "2000C",
-    check_elements: true,
-    entries: &[seg(&HL_2000C, Required, 1), seg(&TRN_2000C, Situational, 2), lp(&NM1_2100C, Required, 1, &LOOP_2100C)],
-};
-pub static LOOP_2110D: LoopDef = LoopDef { id: "2110D", check_elements: false, entries: LOOP_2110C.entries };
-pub static LOOP_2100D: LoopDef = LoopDef {
-    id: "2100D",
-    check_elements: false,
-    entries: &[
+);
+pub static LOOP_2000C: LoopDef = LoopDef::new(
+    "2000C",
+    true,
+    &[seg(&HL_2000C, Required, 1), seg(&TRN_2000C, Situational, 2), lp(&NM1_2100C, Required, 1, &LOOP_2100C)],
+);
+pub static LOOP_2110D: LoopDef = LoopDef::new("2110D", false, LOOP_2110C.entries);
+pub static LOOP_2100D: LoopDef = LoopDef::new(
+    "2100D",
+    false,
+    &[
         seg(&NM1_2100C, Required, 1),
         seg(&REF_2100C, Situational, 9),
         seg(&N3_2100C, Situational, 1),
@@ -589,42 +607,35 @@ pub static LOOP_2100D: LoopDef = LoopDef {
         seg(&DTP_2100C, Situational, 2),
         lp(&EQ_2110C, Situational, 99, &LOOP_2110D),
     ],
-};
-pub static LOOP_2000D: LoopDef = LoopDef {
-    id: "2000D",
-    check_elements: false,
-    entries: &[seg(&HL_2000D, Required, 1), seg(&TRN_2000C, Situational, 2), lp(&NM1_2100C, Required, 1, &LOOP_2100D)],
-};
-pub static LOOP_2100B: LoopDef = LoopDef {
-    id: "2100B",
-    check_elements: true,
-    entries: &[
+);
+pub static LOOP_2000D: LoopDef = LoopDef::new(
+    "2000D",
+    false,
+    &[seg(&HL_2000D, Required, 1), seg(&TRN_2000C, Situational, 2), lp(&NM1_2100C, Required, 1, &LOOP_2100D)],
+);
+pub static LOOP_2100B: LoopDef = LoopDef::new(
+    "2100B",
+    true,
+    &[
         seg(&NM1_2100B, Required, 1),
         seg(&REF_2100B, Situational, 9),
         seg(&N3_2100B, Situational, 1),
         seg(&N4_2100B, Situational, 1),
         seg(&PRV_2100B, Situational, 1),
     ],
-};
-pub static LOOP_2000B: LoopDef = LoopDef {
-    id: "2000B",
-    check_elements: true,
-    entries: &[seg(&HL_2000B, Required, 1), lp(&NM1_2100B, Required, 1, &LOOP_2100B)],
-};
-pub static LOOP_2100A: LoopDef =
-    LoopDef { id: "2100A", check_elements: true, entries: &[seg(&NM1_2100A, Required, 1)] };
-pub static LOOP_2000A: LoopDef = LoopDef {
-    id: "2000A",
-    check_elements: true,
-    entries: &[seg(&HL_2000A, Required, 1), lp(&NM1_2100A, Required, 1, &LOOP_2100A)],
-};
+);
+pub static LOOP_2000B: LoopDef =
+    LoopDef::new("2000B", true, &[seg(&HL_2000B, Required, 1), lp(&NM1_2100B, Required, 1, &LOOP_2100B)]);
+pub static LOOP_2100A: LoopDef = LoopDef::new("2100A", true, &[seg(&NM1_2100A, Required, 1)]);
+pub static LOOP_2000A: LoopDef =
+    LoopDef::new("2000A", true, &[seg(&HL_2000A, Required, 1), lp(&NM1_2100A, Required, 1, &LOOP_2100A)]);
 
 /// The whole transaction set. The HL loops repeat in the TR3; this implementation takes one
 /// information source, one receiver and one subscriber (decision D1), and no dependent.
-pub static TRANSACTION_270: LoopDef = LoopDef {
-    id: "",
-    check_elements: true,
-    entries: &[
+pub static TRANSACTION_270: LoopDef = LoopDef::new(
+    "",
+    true,
+    &[
         seg(&ST, Required, 1),
         seg(&BHT, Required, 1),
         lp(&HL_2000A, Required, 1, &LOOP_2000A),
@@ -633,7 +644,7 @@ pub static TRANSACTION_270: LoopDef = LoopDef {
         lp(&HL_2000D, NotUsed, 0, &LOOP_2000D),
         seg(&SE, Required, 1),
     ],
-};
+);
 
 /// Every segment id the 270 uses, to tell "unexpected here" from "not in this set".
 pub const SEGMENT_IDS_270: &[&str] =

@@ -17,11 +17,14 @@ struct Frame {
     /// Index of the entry last matched.
     idx: usize,
     counts: [u16; MAX_ENTRIES],
+    /// Bit `j` set when entry `j` has occurred (`counts[j] > 0`), to compare with the loop's
+    /// required mask.
+    seen: u16,
 }
 
 impl Frame {
     fn new(def: &'static LoopDef) -> Frame {
-        Frame { def, idx: 0, counts: [0; MAX_ENTRIES] }
+        Frame { def, idx: 0, counts: [0; MAX_ENTRIES], seen: 0 }
     }
 }
 
@@ -193,6 +196,7 @@ impl SetValidator {
         let f = &mut self.stack[depth];
         f.idx = i;
         f.counts[i] = f.counts[i].saturating_add(1);
+        f.seen |= 1 << i;
         let count = f.counts[i];
         let (loop_id, check) = match entry.child {
             Some(child) => (child.id, child.check_elements),
@@ -216,6 +220,7 @@ impl SetValidator {
             self.depth = depth + 2;
             let mut nf = Frame::new(child);
             nf.counts[0] = 1;
+            nf.seen = 1;
             self.stack[depth + 1] = nf;
         }
         let mut elements = Vec::new();
@@ -281,6 +286,12 @@ impl SetValidator {
     /// Reports the required entries in `from..to` of the frame at `depth` that never occurred.
     fn report_missing(&mut self, depth: usize, from: usize, to: usize) {
         let def = self.stack[depth].def;
+        // Entries `from..to` (a loop has at most sixteen) that are required and never occurred:
+        // usually none, told by the masks without visiting the entries.
+        let range = (1u32 << to.min(16)).wrapping_sub(1) & !((1u32 << from.min(16)).wrapping_sub(1));
+        if u32::from(def.required & !self.stack[depth].seen) & range == 0 {
+            return;
+        }
         for j in from..to.min(def.entries.len()) {
             let e = &def.entries[j];
             if e.usage == Usage::Required && self.stack[depth].counts[j] == 0 {
