@@ -9,6 +9,7 @@
 //! lone request waits for one commit. The channel is bounded: when the writer falls behind,
 //! requests wait for room instead of records being dropped.
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, sync_channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -30,13 +31,33 @@ const CAPACITY: usize = 2 * MAX_BATCH;
 /// Called once the record is committed (`true`) or could not be written (`false`).
 pub type Done = Box<dyn FnOnce(bool) + Send>;
 
+/// How a request learns that its record is committed.
+enum Notify {
+    Callback(Done),
+    /// A thread blocked in [`Recorder::record_durably`]: the writer sets the flag
+    /// ([`PENDING`] until then) and wakes all such threads with one call per commit, instead of
+    /// one wake-up call per request on the writer's own (serial) time.
+    Flag(Arc<AtomicU8>),
+}
+
+const PENDING: u8 = 0;
+const COMMITTED: u8 = 1;
+const FAILED: u8 = 2;
+
+/// Where threads blocked in [`Recorder::record_durably`] wait for their flag.
+#[derive(Default)]
+struct Commits {
+    lock: Mutex<()>,
+    done: Condvar,
+}
+
 // Flush is rare; boxing every entry to shrink it would cost an allocation per request.
 #[allow(clippy::large_enum_variant)]
 enum Message {
     Entry {
         record: TransactionRecord,
         replay: Option<Replay>,
-        done: Option<Done>,
+        done: Option<Notify>,
     },
     /// Answered once every record sent before it is written.
     Flush(Done),
@@ -45,47 +66,59 @@ enum Message {
 pub struct Recorder {
     sender: Option<SyncSender<Message>>,
     writer: Option<JoinHandle<()>>,
+    commits: Arc<Commits>,
 }
 
 impl Recorder {
     pub fn start(store: Arc<dyn Store>) -> Recorder {
         let (sender, receiver) = sync_channel(CAPACITY);
+        let commits = Arc::new(Commits::default());
+        let woken = commits.clone();
         let writer = std::thread::Builder::new()
             .name("hets-recorder".into())
-            .spawn(move || write_loop(store.as_ref(), &receiver))
+            .spawn(move || write_loop(store.as_ref(), &receiver, &woken))
             .ok();
         if writer.is_none() {
             tracing::error!("could not start the transaction recorder thread");
         }
-        Recorder { sender: Some(sender), writer }
+        Recorder { sender: Some(sender), writer, commits }
     }
 
     /// Hands one record (and its replayable answer) to the writer; `done` runs after the
     /// commit. Waits only when the queue is full.
     pub fn submit(&self, record: TransactionRecord, replay: Option<Replay>, done: Option<Done>) {
+        self.send(record, replay, done.map(Notify::Callback));
+    }
+
+    fn send(&self, record: TransactionRecord, replay: Option<Replay>, done: Option<Notify>) {
         let message = Message::Entry { record, replay, done };
-        match &self.sender {
-            Some(s) => {
-                if let Err(e) = s.send(message) {
+        let unsent = match &self.sender {
+            Some(s) => match s.send(message) {
+                Ok(()) => return,
+                Err(e) => {
                     tracing::error!("the transaction recorder has stopped; a record was not written");
-                    if let Message::Entry { done: Some(d), .. } = e.0 {
-                        d(false);
-                    }
+                    e.0
                 }
-            }
-            None => {
-                if let Message::Entry { done: Some(d), .. } = message {
-                    d(false);
-                }
-            }
+            },
+            None => message,
+        };
+        if let Message::Entry { done: Some(d), .. } = unsent {
+            notify(d, false);
         }
     }
 
     /// Writes one record and waits for its commit; true when it was committed.
     pub fn record_durably(&self, record: TransactionRecord, replay: Option<Replay>) -> bool {
-        let (done, wait) = blocking_done();
-        self.submit(record, replay, Some(done));
-        wait()
+        let flag = Arc::new(AtomicU8::new(PENDING));
+        self.send(record, replay, Some(Notify::Flag(flag.clone())));
+        let mut guard = self.commits.lock.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            // Read under the lock the writer takes to wake us, so no wake-up is missed.
+            match flag.load(Ordering::Acquire) {
+                PENDING => guard = self.commits.done.wait(guard).unwrap_or_else(|e| e.into_inner()),
+                state => return state == COMMITTED,
+            }
+        }
     }
 
     /// Waits until every record handed in before this call is written.
@@ -130,10 +163,18 @@ impl Drop for Recorder {
     }
 }
 
-fn write_loop(store: &dyn Store, receiver: &Receiver<Message>) {
+fn notify(n: Notify, ok: bool) {
+    match n {
+        Notify::Callback(d) => d(ok),
+        // Only the unsent path lands here: the caller has not started waiting yet.
+        Notify::Flag(f) => f.store(if ok { COMMITTED } else { FAILED }, Ordering::Release),
+    }
+}
+
+fn write_loop(store: &dyn Store, receiver: &Receiver<Message>, commits: &Commits) {
     let mut records: Vec<TransactionRecord> = Vec::with_capacity(MAX_BATCH);
     let mut replays: Vec<Replay> = Vec::new();
-    let mut waiting: Vec<Done> = Vec::new();
+    let mut waiting: Vec<Notify> = Vec::new();
     let mut flushes: Vec<Done> = Vec::new();
     loop {
         let first = match receiver.recv() {
@@ -189,8 +230,20 @@ fn write_loop(store: &dyn Store, receiver: &Receiver<Message>) {
         };
         records.clear();
         replays.clear();
+        let mut blocked = false;
         for d in waiting.drain(..) {
-            d(ok);
+            match d {
+                Notify::Callback(d) => d(ok),
+                Notify::Flag(f) => {
+                    f.store(if ok { COMMITTED } else { FAILED }, Ordering::Release);
+                    blocked = true;
+                }
+            }
+        }
+        if blocked {
+            // One wake-up call for every blocked thread of the batch.
+            let _guard = commits.lock.lock().unwrap_or_else(|e| e.into_inner());
+            commits.done.notify_all();
         }
         for f in flushes.drain(..) {
             f(ok);
