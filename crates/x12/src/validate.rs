@@ -430,6 +430,10 @@ fn check_segment(seg: &Segment<'_>, fields: &Fields<'_>, spec: &Seg, out: &mut V
     }
 }
 
+// Out of line: since most elements are settled by the element loop's few compares, this is the
+// slow path, and inlined into the validator it left the loop short of registers (its counters
+// and bounds spilled to the stack on every element).
+#[inline(never)]
 fn check_element(raw: &[u8], seg: &Segment<'_>, scan: Scan, def: &El, pos: u8, out: &mut Vec<ElementError>) {
     let d = seg.delimiters();
     let at = ElementPosition::element(pos);
@@ -509,8 +513,8 @@ fn check_element(raw: &[u8], seg: &Segment<'_>, scan: Scan, def: &El, pos: u8, o
 
 /// Checks one non-empty value against its type, length and code list. `printable` says the
 /// caller has already seen that every byte is an X12 character.
-// Always inlined: it runs for about sixty values of every request, and the compiler kept it out
-// of line, where the call and the spills around it cost more than most of the checks.
+// Always inlined (into `check_element`): the compiler kept it out of line, where the call and
+// the spills around it cost more than most of the checks.
 #[inline(always)]
 pub(crate) fn check_value(v: &[u8], def: &El, printable: bool) -> Option<E> {
     if !printable && !v.iter().all(|&b| is_x12_char(b)) {
