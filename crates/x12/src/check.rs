@@ -55,6 +55,9 @@ trait SetReader<'a>: Sized {
     type Out;
     const FUNCTIONAL_ID: &'static str;
     const SET_ID: &'static str;
+    /// Whether `step` reads the split it is given: a reader that does not (the 271's, which
+    /// reads each segment itself) is spared splitting every segment of its set.
+    const READS_FIELDS: bool;
     /// `text` is the tokenised input as text, when all of it is UTF-8.
     fn new(text: Option<&'a str>) -> Self;
     /// `fields` is `seg` split at its element separators.
@@ -79,6 +82,7 @@ impl<'a> SetReader<'a> for Reader270<'a> {
     type Out = Inquiry270<'a>;
     const FUNCTIONAL_ID: &'static str = "HS";
     const SET_ID: &'static str = "270";
+    const READS_FIELDS: bool = true;
     // Inlined so that the typed 270 is built in place and moved once, into the verdict.
     #[inline]
     fn new(text: Option<&'a str>) -> Self {
@@ -109,6 +113,7 @@ impl<'a> SetReader<'a> for Reader271 {
     type Out = Response271;
     const FUNCTIONAL_ID: &'static str = "HB";
     const SET_ID: &'static str = "271";
+    const READS_FIELDS: bool = false;
     fn new(_text: Option<&'a str>) -> Self {
         Reader271::default()
     }
@@ -216,7 +221,16 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
     let mut fields = Fields::default();
 
     for seg in segments.by_ref() {
-        fields.split(seg.raw(), d.element);
+        // The envelope's own segments are read here, and every segment by a reader that reads
+        // the split; for the others the id is enough.
+        if R::READS_FIELDS {
+            fields.split(seg.raw(), d.element);
+        } else {
+            fields.split_id(seg.raw(), d.element);
+            if matches!(fields.key, SE | GE | IEA | GS | ST) {
+                fields.split(seg.raw(), d.element);
+            }
+        }
         let key = fields.key;
         if open.is_some() {
             set_segments += 1;

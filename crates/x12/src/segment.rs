@@ -225,6 +225,19 @@ impl<'a> Fields<'a> {
         self.key = id_key(self.id);
     }
 
+    /// Only the segment's id and its key: no element is read (each reads empty) until a
+    /// [`Fields::split`].
+    #[inline]
+    pub fn split_id(&mut self, raw: &'a [u8], sep: u8) {
+        self.raw = raw;
+        self.count = 0;
+        self.id = match find_byte(sep, raw) {
+            Some(i) => &raw[..i],
+            None => raw,
+        };
+        self.key = id_key(self.id);
+    }
+
     /// Element `n` (0-based: 0 is element 1); empty when absent or past [`MAX_FIELDS`].
     #[inline]
     pub fn get(&self, n: usize) -> &'a [u8] {
