@@ -516,6 +516,12 @@ pub fn format_decimal(value: f64) -> String {
     if !value.is_finite() {
         return "0".into();
     }
+    // Whole amounts (most deductibles, zero) skip float formatting: `{:.2}` of a whole number
+    // below 2^53 is its integer digits and ".00", which the trimming below drops. Negative
+    // zero keeps the general path ("-0").
+    if value.fract() == 0.0 && value.abs() < 9.0e15 && !(value == 0.0 && value.is_sign_negative()) {
+        return (value as i64).to_string();
+    }
     // Trimmed in place: one allocation per amount (a 271 carries dozens).
     let mut s = format!("{value:.2}");
     // `{:.2}` always writes a point, so trimming zeros stops at it.
@@ -585,7 +591,11 @@ mod tests {
 
     #[test]
     fn decimals_are_trimmed_as_before() {
-        let mut values = vec![0.0, -0.0, 0.005, 0.015, 0.125, -0.125, 1e15, -1e-9, 99.995, 100.0, 0.1, 0.01];
+        let mut values = vec![
+            0.0, -0.0, 0.005, 0.015, 0.125, -0.125, 1e15, -1e-9, 99.995, 100.0, 0.1, 0.01, 1676.0, -257.0, 8.9e15,
+            9.1e15, 1e300, -1e300, 4503599627370495.5,
+        ];
+        values.extend((-3000..3000).map(f64::from));
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         for _ in 0..200_000 {
             // xorshift: money amounts, rates and odd values alike.
