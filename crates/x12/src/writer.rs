@@ -591,10 +591,9 @@ mod tests {
 
     #[test]
     fn decimals_are_trimmed_as_before() {
-        let mut values = vec![
-            0.0, -0.0, 0.005, 0.015, 0.125, -0.125, 1e15, -1e-9, 99.995, 100.0, 0.1, 0.01, 1676.0, -257.0, 8.9e15,
-            9.1e15, 1e300, -1e300, 4503599627370495.5,
-        ];
+        let edges = [0.0, -0.0, 0.005, 0.015, 0.125, -0.125, 1e15, -1e-9, 99.995, 100.0, 0.1, 0.01];
+        let wholes = [1676.0, -257.0, 8.9e15, 9.1e15, 1e300, -1e300, 4503599627370495.5];
+        let mut values: Vec<f64> = edges.iter().chain(&wholes).copied().collect();
         values.extend((-3000..3000).map(f64::from));
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         for _ in 0..200_000 {
