@@ -103,6 +103,7 @@ impl Recorder {
             None => message,
         };
         if let Message::Entry { done: Some(d), .. } = unsent {
+            // A blocked caller has not started waiting yet: it reads its flag first.
             notify(d, false);
         }
     }
@@ -163,11 +164,18 @@ impl Drop for Recorder {
     }
 }
 
-fn notify(n: Notify, ok: bool) {
+/// Tells one request how its record fared; true for a blocked caller, who still needs the
+/// wake-up on [`Commits`] (sent once per batch by the writer).
+fn notify(n: Notify, ok: bool) -> bool {
     match n {
-        Notify::Callback(d) => d(ok),
-        // Only the unsent path lands here: the caller has not started waiting yet.
-        Notify::Flag(f) => f.store(if ok { COMMITTED } else { FAILED }, Ordering::Release),
+        Notify::Callback(d) => {
+            d(ok);
+            false
+        }
+        Notify::Flag(f) => {
+            f.store(if ok { COMMITTED } else { FAILED }, Ordering::Release);
+            true
+        }
     }
 }
 
@@ -232,13 +240,7 @@ fn write_loop(store: &dyn Store, receiver: &Receiver<Message>, commits: &Commits
         replays.clear();
         let mut blocked = false;
         for d in waiting.drain(..) {
-            match d {
-                Notify::Callback(d) => d(ok),
-                Notify::Flag(f) => {
-                    f.store(if ok { COMMITTED } else { FAILED }, Ordering::Release);
-                    blocked = true;
-                }
-            }
+            blocked |= notify(d, ok);
         }
         if blocked {
             // One wake-up call for every blocked thread of the batch.

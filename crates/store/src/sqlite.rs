@@ -79,11 +79,17 @@ fn records_path(path: &Path) -> PathBuf {
 /// The records file's schema, applied on every open.
 const RECORDS_SCHEMA: &str = include_str!("../migrations/sqlite/records.sql");
 
-fn connect(path: &Path) -> Result<Connection, StoreError> {
+/// A connection to one file, read-write, created if missing, waiting for locks.
+fn open_file(path: &Path, context: &'static str) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags).map_err(sq("opening the database"))?;
+    let conn = Connection::open_with_flags(path, flags).map_err(sq(context))?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(sq("setting the busy timeout"))?;
     conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = open_file(path, "opening the database")?;
     let records = records_path(path);
     let records = records.to_str().ok_or_else(|| StoreError::BadUrl(format!("{} is not UTF-8", records.display())))?;
     conn.execute("ATTACH DATABASE ?1 AS records", [records]).map_err(sq("opening the records file"))?;
@@ -97,10 +103,7 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
 
 /// A connection to the records file alone, for writing records (see `records_writer`).
 fn connect_records(path: &Path) -> Result<Connection, StoreError> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(records_path(path), flags).map_err(sq("opening the records file"))?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(sq("setting the busy timeout"))?;
-    conn.set_prepared_statement_cache_capacity(16);
+    let conn = open_file(&records_path(path), "opening the records file")?;
     conn.execute_batch(&format!(
         "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -{RECORDS_WRITER_CACHE_KIB}; PRAGMA wal_autocheckpoint = 0;"
     ))
@@ -206,11 +209,7 @@ impl SqliteStore {
         context: &'static str,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.writer();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sq(context))?;
-        let out = f(&tx)?;
-        tx.commit().map_err(sq(context))?;
-        Ok(out)
+        write_on(&self.writer, context, f)
     }
 
     /// Like [`SqliteStore::write`], on the records file's own writer.
@@ -219,11 +218,7 @@ impl SqliteStore {
         context: &'static str,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.records_writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sq(context))?;
-        let out = f(&tx)?;
-        tx.commit().map_err(sq(context))?;
-        Ok(out)
+        write_on(&self.records_writer, context, f)
     }
 
     /// Reads every stored (sender, PayloadID) into the filter. Rows committed meanwhile went
@@ -259,6 +254,21 @@ impl SqliteStore {
             }
         }
     }
+}
+
+/// Runs `f` in one IMMEDIATE transaction on `writer`.
+fn write_on<T>(
+    writer: &Mutex<Connection>,
+    context: &'static str,
+    f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    // A panic mid-write leaves the connection with its transaction rolled back (rusqlite's
+    // Transaction rolls back on drop), so the connection is still usable.
+    let mut conn = writer.lock().unwrap_or_else(PoisonError::into_inner);
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sq(context))?;
+    let out = f(&tx)?;
+    tx.commit().map_err(sq(context))?;
+    Ok(out)
 }
 
 /// Copies the WAL back into the database file from a thread of its own.
@@ -345,7 +355,7 @@ impl Checkpointer {
                 for f in &files {
                     // Each file's WAL starts over under the lock of the writer that appends to it.
                     let w = if f.schema == "records" { &records_writer } else { &writer };
-                    checkpoint(&conn, w, f, f.restart_frames);
+                    checkpoint(&conn, w, f);
                 }
                 if last {
                     return;
@@ -370,7 +380,7 @@ impl Checkpointer {
 /// then synced every page all the earlier passes had copied, 30 to 100 ms with commits held.
 /// So each pass here syncs the database file itself, off the lock, leaving the locked pass
 /// only its own few frames to sync.
-fn checkpoint(conn: &Connection, writer: &Mutex<Connection>, target: &WalFile, restart_frames: i64) {
+fn checkpoint(conn: &Connection, writer: &Mutex<Connection>, target: &WalFile) {
     let file = target.file.as_ref();
     let sql = format!("PRAGMA {}.wal_checkpoint(PASSIVE)", target.schema);
     // (frames in the WAL, frames copied back so far). A short count only means a reader still
@@ -394,7 +404,7 @@ fn checkpoint(conn: &Connection, writer: &Mutex<Connection>, target: &WalFile, r
         }
     };
     let Some((mut frames, mut copied)) = pass(true) else { return };
-    if frames <= restart_frames {
+    if frames <= target.restart_frames {
         return;
     }
     // Passes without the lock, each copying what arrived during the one before, until what
@@ -1308,11 +1318,11 @@ mod tests {
             })
         };
         let checkpointer = connect(&path).unwrap();
-        let target = WalFile::new("main", &path);
+        // A restart threshold of 64 frames (256 KiB) instead of 16,384.
+        let target = WalFile { restart_frames: 64, ..WalFile::new("main", &path) };
         let mut rounds = 0;
         while !done.load(std::sync::atomic::Ordering::Relaxed) {
-            // A restart threshold of 64 frames (256 KiB) instead of 16,384.
-            checkpoint(&checkpointer, &writer, &target, 64);
+            checkpoint(&checkpointer, &writer, &target);
             rounds += 1;
             std::thread::sleep(Duration::from_millis(2));
         }
