@@ -7,7 +7,7 @@ use crate::envelope::{ISA_LEN, InterchangeHeader, read_isa_in, skip_preamble};
 use crate::inquiry::{Inquiry270, apply};
 use crate::response::{Reader271, Response271};
 use crate::schema::Slot;
-use crate::segment::{Fields, Segment, id_key, tokenize};
+use crate::segment::{Fields, Segment, Segments, id_key, tokenize};
 use crate::validate::{SetValidator, is_x12_char};
 use serde::Serialize;
 
@@ -220,17 +220,7 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
     // Each segment is split once, here, for the envelope checks, the validator and the decoder.
     let mut fields = Fields::default();
 
-    for seg in segments.by_ref() {
-        // The envelope's own segments are read here, and every segment by a reader that reads
-        // the split; for the others the id is enough.
-        if R::READS_FIELDS {
-            fields.split(seg.raw(), d.element);
-        } else {
-            fields.split_id(seg.raw(), d.element);
-            if matches!(fields.key, SE | GE | IEA | GS | ST) {
-                fields.split(seg.raw(), d.element);
-            }
-        }
+    while let Some(seg) = next_segment::<R>(&mut segments, &mut fields, d.element) {
         let key = fields.key;
         if open.is_some() {
             set_segments += 1;
@@ -417,6 +407,26 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
         errors: group_errors,
     };
     Checked::Rejected { interchange: header, ack }
+}
+
+/// The next segment, split for a reader: the envelope's own segments are read here, and every
+/// segment by a reader that reads the split (found and split in one pass); for the others the
+/// id is enough.
+#[inline(always)]
+fn next_segment<'a, R: SetReader<'a>>(
+    segments: &mut Segments<'a>,
+    fields: &mut Fields<'a>,
+    sep: u8,
+) -> Option<Segment<'a>> {
+    if R::READS_FIELDS {
+        return segments.next_split(fields, sep);
+    }
+    let seg = segments.next()?;
+    fields.split_id(seg.raw(), sep);
+    if matches!(fields.key, SE | GE | IEA | GS | ST) {
+        fields.split(seg.raw(), sep);
+    }
+    Some(seg)
 }
 
 fn finish_set(ack: &mut SetAck, errors: Vec<SegmentError>) {

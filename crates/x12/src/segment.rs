@@ -225,6 +225,83 @@ impl<'a> Fields<'a> {
         self.key = id_key(self.id);
     }
 
+    /// Finds the segment that starts at `start` in `input` (it ends at the first `terminator`
+    /// or with the input) and splits it at `sep`, as [`Fields::split`] does, in the same pass:
+    /// the terminator's search over the input was a `memchr` call per segment, which for
+    /// segments of a few dozen bytes cost as much as the split, and the split's byte loop over
+    /// a segment's last bytes is spared (the words read on past the segment's end are the
+    /// input's, and what lies beyond the terminator is masked off). Returns where the segment
+    /// ends, as an offset in `input`.
+    #[inline]
+    pub fn split_next(&mut self, input: &'a [u8], start: usize, sep: u8, terminator: u8) -> usize {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        let rest = input.get(start..).unwrap_or(b"");
+        let separators = ONES * u64::from(sep);
+        let terminators = ONES * u64::from(terminator);
+        // Separators found so far.
+        let mut n = 0;
+        let mut base = 0;
+        let mut len = None;
+        let mut words = rest.chunks_exact(8);
+        for word in &mut words {
+            let Ok(bytes) = <[u8; 8]>::try_from(word) else { break };
+            let x = u64::from_le_bytes(bytes);
+            let mut marks = zero_bytes(x ^ separators);
+            // Whether the word holds the terminator, and the lowest one: the cheap zero-byte
+            // test may mark a byte above a real match, never one below, so its lowest mark is
+            // exact.
+            let t = x ^ terminators;
+            let stop = t.wrapping_sub(ONES) & !t & HIGH;
+            let first_stop = stop & stop.wrapping_neg();
+            if stop != 0 {
+                // Separators past the terminator belong to later segments.
+                marks &= first_stop - 1;
+            }
+            while marks != 0 {
+                if let Some(end) = self.ends.get_mut(n) {
+                    *end = base + (marks.trailing_zeros() / 8) as usize;
+                }
+                n += 1;
+                marks &= marks - 1;
+            }
+            if stop != 0 {
+                len = Some(base + (first_stop.trailing_zeros() / 8) as usize);
+                break;
+            }
+            base += 8;
+        }
+        let len = match len {
+            Some(len) => len,
+            None => {
+                // The input's last bytes, fewer than a word.
+                let mut len = rest.len();
+                for (k, &b) in words.remainder().iter().enumerate() {
+                    if b == terminator {
+                        len = base + k;
+                        break;
+                    }
+                    if b == sep {
+                        if let Some(end) = self.ends.get_mut(n) {
+                            *end = base + k;
+                        }
+                        n += 1;
+                    }
+                }
+                len
+            }
+        };
+        if let Some(end) = self.ends.get_mut(n) {
+            *end = len;
+        }
+        let raw = rest.get(..len).unwrap_or(rest);
+        self.raw = raw;
+        self.count = n;
+        self.id = raw.get(..self.ends[0]).unwrap_or(raw);
+        self.key = id_key(self.id);
+        start + len
+    }
+
     /// Only the segment's id and its key: no element is read (each reads empty) until a
     /// [`Fields::split`].
     #[inline]
@@ -312,16 +389,41 @@ impl<'a> Segments<'a> {
     }
 }
 
+impl<'a> Segments<'a> {
+    /// The next segment, split at `sep` into `fields` by the pass that finds its end (see
+    /// [`Fields::split_next`]): [`Iterator::next`] followed by [`Fields::split`], in one.
+    #[inline]
+    pub(crate) fn next_split(&mut self, fields: &mut Fields<'a>, sep: u8) -> Option<Segment<'a>> {
+        let input = self.input;
+        let start = self.skip_line_breaks();
+        if start >= input.len() {
+            self.pos = input.len();
+            return None;
+        }
+        let end = fields.split_next(input, start, sep, self.delims.segment);
+        self.pos = if end < input.len() { end + 1 } else { input.len() };
+        Some(Segment { raw: fields.raw, delims: self.delims, offset: start })
+    }
+
+    /// Where the next segment starts: past the line breaks after the last terminator.
+    #[inline]
+    fn skip_line_breaks(&self) -> usize {
+        let input = self.input;
+        let mut start = self.pos;
+        while start < input.len() && matches!(input[start], b'\r' | b'\n') && input[start] != self.delims.segment {
+            start += 1;
+        }
+        start
+    }
+}
+
 impl<'a> Iterator for Segments<'a> {
     type Item = Segment<'a>;
 
     #[inline]
     fn next(&mut self) -> Option<Segment<'a>> {
         let input = self.input;
-        let mut start = self.pos;
-        while start < input.len() && matches!(input[start], b'\r' | b'\n') && input[start] != self.delims.segment {
-            start += 1;
-        }
+        let start = self.skip_line_breaks();
         if start >= input.len() {
             self.pos = input.len();
             return None;
@@ -389,6 +491,56 @@ mod tests {
             }
             assert_eq!(f.get(want.len()), b"");
             assert_eq!(f.get(MAX_FIELDS + 3), b"");
+        }
+    }
+
+    /// Finding and splitting a segment in one pass gives what finding it and then splitting it
+    /// gives: for every segment length around the word size, separators and terminators at
+    /// every position, line breaks between segments, and an input that ends without one.
+    #[test]
+    fn one_pass_split_agrees_with_find_then_split() {
+        let d = Delimiters::default();
+        let mut inputs: Vec<Vec<u8>> = vec![b"".to_vec(), b"~".to_vec(), b"~~".to_vec(), b"\r\n".to_vec()];
+        for len in 0..40usize {
+            for stride in 1..6usize {
+                for term_every in [3usize, 7, 8, 9, 17, 100] {
+                    let raw: Vec<u8> = (0..len)
+                        .map(|i| match i {
+                            _ if i % term_every == term_every - 1 => b'~',
+                            _ if i % stride == stride - 1 => b'*',
+                            _ if i % 11 == 10 => b'\n',
+                            _ => b'A' + (i % 26) as u8,
+                        })
+                        .collect();
+                    inputs.push(raw);
+                }
+            }
+        }
+        inputs.push([b"INS".as_slice(), &b"*Y".repeat(25), b"~SE*1~"].concat());
+        inputs.push(vec![0x80, b'*', 0xff, 0x2a, 0xaa, b'*', 0x00, b'~', 0x7e ^ 0x80, b'*', 0x7f, b'~', 0x2a]);
+        inputs.push(b"A*\x01~*\x7f*\x2b~\x7f\x7e\x7d*".to_vec());
+        for input in &inputs {
+            let mut one = tokenize(input, d);
+            let mut two = tokenize(input, d);
+            let mut f1 = Fields::default();
+            let mut f2 = Fields::default();
+            loop {
+                let a = one.next_split(&mut f1, d.element);
+                let b = two.next();
+                match (a, b) {
+                    (None, None) => break,
+                    (Some(a), Some(b)) => {
+                        f2.split(b.raw(), d.element);
+                        assert_eq!((a.raw(), a.offset()), (b.raw(), b.offset()), "{input:?}");
+                        assert_eq!((f1.id, f1.key, f1.count), (f2.id, f2.key, f2.count), "{input:?}");
+                        for i in 0..MAX_FIELDS + 2 {
+                            assert_eq!(f1.get(i), f2.get(i), "{input:?} {i}");
+                        }
+                    }
+                    (a, b) => panic!("{input:?}: {a:?} {b:?}"),
+                }
+                assert_eq!(one.position(), two.position(), "{input:?}");
+            }
         }
     }
 
