@@ -15,6 +15,9 @@ pub static SERVICE_TYPES: &[&str] = &[
 ];
 
 /// True when `code` is a service type code of the 270/271.
+// Inlined: the check of a repeated EQ01 asks once per repetition, and the call cost more than
+// the table's answer.
+#[inline]
 pub fn is_service_type(code: &[u8]) -> bool {
     match *code {
         [a] if a.is_ascii() => SERVICE_TYPE_TABLE[slot(0, a)],

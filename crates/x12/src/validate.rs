@@ -448,6 +448,18 @@ fn check_element(raw: &[u8], seg: &Segment<'_>, scan: Scan, def: &El, pos: u8, o
         out.push(ElementError { position: at, reference, code: E::NotUsedPresent, bad_value: None });
         return;
     }
+    // A repeated simple value (EQ01: the CMS sample asks for thirteen service types) whose
+    // every repetition is valid, the usual case, is settled by one pass over its bytes. Any
+    // other goes the general way below, which finds each problem and where it is.
+    if def.repeat > 1
+        && scan.printable
+        && def.components.is_empty()
+        && matches!(def.ty, Ty::An | Ty::Id)
+        && !(scan.component && raw.contains(&d.component))
+        && repetitions_valid(raw, d.repetition, def)
+    {
+        return;
+    }
     let repetitions = if scan.repetition { raw.iter().filter(|&&b| b == d.repetition).count() + 1 } else { 1 };
     if repetitions > def.repeat as usize {
         out.push(ElementError { position: at, reference, code: E::TooManyRepetitions, bad_value: None });
@@ -509,6 +521,30 @@ fn check_element(raw: &[u8], seg: &Segment<'_>, scan: Scan, def: &El, pos: u8, o
     if let Some(code) = check_value(raw, def, scan.printable) {
         out.push(ElementError { position: at, reference, code, bad_value: bad_copy(code, raw) });
     }
+}
+
+/// True when `raw` has at most `def.repeat` repetitions and each is a valid value of `def` (a
+/// string or identifier, in a segment of X12 characters only): what the general check of a
+/// repeated element finds no error in.
+#[inline]
+fn repetitions_valid(raw: &[u8], sep: u8, def: &El) -> bool {
+    let valid = |v: &[u8]| {
+        !v.is_empty()
+            && v.len() >= usize::from(def.min)
+            && v.len() <= usize::from(def.max)
+            && (def.codes.is_empty() || def.allows(v))
+    };
+    let mut ok = true;
+    let mut count = 1;
+    let mut from = 0;
+    for (i, &b) in raw.iter().enumerate() {
+        if b == sep {
+            ok &= valid(raw.get(from..i).unwrap_or(b""));
+            count += 1;
+            from = i + 1;
+        }
+    }
+    ok && valid(raw.get(from..).unwrap_or(b"")) && count <= usize::from(def.repeat)
 }
 
 /// Checks one non-empty value against its type, length and code list. `printable` says the
