@@ -202,7 +202,38 @@ pub struct LoopDef {
     /// Bit `j` is set when entry `j` is required: the validator's search for required entries
     /// that never occurred looks at its loops' masks first, and most searches end there.
     pub required: u16,
+    /// `next[s][id_slot(key)]`: the first entry at or after `s` whose segment has that key, or
+    /// [`NO_ENTRY`]. The validator's forward search is one look-up per loop level instead of a
+    /// walk over the entries.
+    pub next: [[u8; ID_SLOTS]; 16],
 }
+
+/// In [`LoopDef::next`]: no entry.
+pub const NO_ENTRY: u8 = u8::MAX;
+
+/// Slots of the segment id hash: each id of [`SEGMENT_IDS_270`] has one of its own.
+pub const ID_SLOTS: usize = 32;
+
+/// A segment id's [`id_key`] to its slot. The multiplier was searched for so that the 270's
+/// seventeen ids land in distinct slots ([`SLOT_KEYS`] checks it when compiled).
+#[inline]
+pub const fn id_slot(key: u32) -> usize {
+    (key.wrapping_mul(0x6be3_02d5) >> 27) as usize
+}
+
+/// The key of the id in each slot (0 for a slot no id has): a segment whose key is not in its
+/// slot is no segment of the 270.
+pub static SLOT_KEYS: [u32; ID_SLOTS] = {
+    let mut keys = [0; ID_SLOTS];
+    let mut i = 0;
+    while i < SEGMENT_IDS_270.len() {
+        let key = schema_key(SEGMENT_IDS_270[i]);
+        assert!(keys[id_slot(key)] == 0, "two segment ids share a slot: pick another multiplier");
+        keys[id_slot(key)] = key;
+        i += 1;
+    }
+    keys
+};
 
 impl LoopDef {
     const fn new(id: &'static str, check_elements: bool, entries: &'static [Entry]) -> LoopDef {
@@ -215,7 +246,19 @@ impl LoopDef {
             }
             j += 1;
         }
-        LoopDef { id, entries, check_elements, required }
+        let mut next = [[NO_ENTRY; ID_SLOTS]; 16];
+        let mut from = entries.len();
+        while from > 0 {
+            from -= 1;
+            // From `from` on, as from `from + 1` on, except for the entry at `from` itself.
+            if from + 1 < 16 {
+                next[from] = next[from + 1];
+            }
+            let key = entries[from].key;
+            assert!(SLOT_KEYS[id_slot(key)] == key, "every schema segment id is in SEGMENT_IDS_270");
+            next[from][id_slot(key)] = from as u8;
+        }
+        LoopDef { id, entries, check_elements, required, next }
     }
 }
 

@@ -3,7 +3,9 @@
 
 use crate::ack::{ElementError, ElementErrorCode as E, ElementPosition, SegmentError, SegmentErrorCode as S};
 use crate::date::{Date, Time};
-use crate::schema::{El, Entry, HL_KEY, LoopDef, SEGMENT_IDS_270, Seg, Slot, TRANSACTION_270, Ty, Usage};
+use crate::schema::{
+    El, Entry, HL_KEY, LoopDef, NO_ENTRY, SEGMENT_IDS_270, SLOT_KEYS, Seg, Slot, TRANSACTION_270, Ty, Usage, id_slot,
+};
 use crate::segment::{Fields, Segment};
 
 /// Past this many IK3s a set is hopeless; more would only bloat the 999.
@@ -107,9 +109,12 @@ impl SetValidator {
             }
             self.skip_until_hl = false;
         }
+        // The id's slot in the loops' look-up tables, or `None` for an id no entry has.
+        let slot = id_slot(fields.key);
+        let slot = (SLOT_KEYS[slot] == fields.key).then_some(slot);
         // Forward in the current loop, then outward through the enclosing loops.
         for depth in (0..self.depth).rev() {
-            if let Some(i) = find(&self.stack[depth], fields, true) {
+            if let Some(i) = find_forward(&self.stack[depth], fields, slot) {
                 self.close_to(depth + 1);
                 return Some(self.enter(depth, i, seg, fields, false));
             }
@@ -303,6 +308,25 @@ impl SetValidator {
     }
 }
 
+/// [`find`] forward, starting from the loop's look-up table: the first entry from the current
+/// one on with the segment's id is where the search would first stop; unless that entry tells
+/// apart segments of one id by a qualifier (HL, AMT), it is the answer.
+#[inline(always)]
+fn find_forward(frame: &Frame, fields: &Fields<'_>, slot: Option<usize>) -> Option<usize> {
+    let slot = slot?;
+    let first = usize::from(!std::ptr::eq(frame.def, &TRANSACTION_270));
+    let from = frame.idx.max(first);
+    let i = *frame.def.next.get(from)?.get(slot)?;
+    if i == NO_ENTRY {
+        return None;
+    }
+    let i = usize::from(i);
+    match frame.def.entries.get(i) {
+        Some(e) if e.seg.qualifier.is_none() => Some(i),
+        _ => find_from(frame, fields, i),
+    }
+}
+
 /// Finds the entry of `frame` that `seg` is: forward from the current one, or (when `forward`
 /// is false) among those before it.
 // Always inlined: it runs for every loop level of every segment, and a call costs as much as
@@ -314,6 +338,18 @@ fn find(frame: &Frame, fields: &Fields<'_>, forward: bool) -> Option<usize> {
     // inside the instance it opened.
     let first = usize::from(!std::ptr::eq(frame.def, &TRANSACTION_270));
     let range = if forward { frame.idx.max(first)..entries.len() } else { first..frame.idx };
+    search(entries, fields, range)
+}
+
+/// [`find`] forward from entry `from` on.
+#[inline]
+fn find_from(frame: &Frame, fields: &Fields<'_>, from: usize) -> Option<usize> {
+    search(frame.def.entries, fields, from..frame.def.entries.len())
+}
+
+/// The entry in `range` that the segment is.
+#[inline(always)]
+fn search(entries: &[Entry], fields: &Fields<'_>, range: std::ops::Range<usize>) -> Option<usize> {
     let mut fallback = None;
     for i in range {
         if entries[i].key != fields.key {
@@ -629,6 +665,48 @@ fn show_loop(id: &str) -> &str {
 mod tests {
     use super::*;
     use crate::Delimiters;
+
+    /// The forward search from the loops' look-up tables finds what the walk over the entries
+    /// finds: in every loop, from every entry, for every segment id of the 270 and some that
+    /// are not, with known, unknown and missing qualifiers.
+    #[test]
+    fn table_search_agrees_with_the_walk() {
+        let d = Delimiters::default();
+        let mut loops: Vec<&'static LoopDef> = vec![];
+        fn walk(def: &'static LoopDef, out: &mut Vec<&'static LoopDef>) {
+            out.push(def);
+            for e in def.entries {
+                if let Some(child) = e.child {
+                    walk(child, out);
+                }
+            }
+        }
+        walk(&TRANSACTION_270, &mut loops);
+        let mut ids: Vec<&str> = SEGMENT_IDS_270.to_vec();
+        ids.extend(["GS", "XYZ", "", "ABCD", "hl", "N"]);
+        let tails = ["", "*R*1", "*PB*2", "*X*3", "*1**20*1", "*2*1*21*1", "*3*2*22*0", "*4*3*23*0", "*1**99*1", "*30"];
+        for def in loops {
+            for idx in 0..=def.entries.len() {
+                let mut frame = Frame::new(def);
+                frame.idx = idx;
+                for id in &ids {
+                    for tail in tails {
+                        let raw = format!("{id}{tail}");
+                        let mut fields = Fields::default();
+                        fields.split(raw.as_bytes(), d.element);
+                        let slot = id_slot(fields.key);
+                        let slot = (SLOT_KEYS[slot] == fields.key).then_some(slot);
+                        assert_eq!(
+                            find_forward(&frame, &fields, slot),
+                            find(&frame, &fields, true),
+                            "{} {idx} {raw}",
+                            def.id
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     /// The word-at-a-time scan agrees with a byte loop for every length around the word size
     /// and every position of a separator, a control byte, DEL or a non-ASCII byte.
