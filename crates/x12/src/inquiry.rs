@@ -171,16 +171,7 @@ pub(crate) fn apply<'a>(
 ) {
     // Elements are cut as text when read: an HL or an SE reads one or none of theirs.
     let s = |i: usize| -> &'a str { element_text(fields, text, i) };
-    let name = || Name {
-        entity: s(0),
-        entity_type: s(1),
-        last: s(2),
-        first: s(3),
-        middle: s(4),
-        suffix: s(6),
-        id_qualifier: s(7),
-        id: s(8),
-    };
+    let name = || name_of(s);
     let reference = || Reference { qualifier: s(0), value: s(1), description: s(2) };
     let provider = || ProviderInfo { code: s(0), qualifier: s(1), id: s(2) };
     let sub = &mut inq.subscriber;
@@ -274,6 +265,23 @@ pub(crate) fn apply<'a>(
             }
         }
         Slot::Se | Slot::Hl2000A | Slot::Hl2000B | Slot::Refused => {}
+    }
+}
+
+/// An NM1's name from its elements (`s(i)` is element `i + 1`). A function always inlined: as
+/// a closure shared by the three NM1s, the compiler kept it out of line, and the call cost
+/// more than the eight cuts.
+#[inline(always)]
+fn name_of<'a>(s: impl Fn(usize) -> &'a str) -> Name<'a> {
+    Name {
+        entity: s(0),
+        entity_type: s(1),
+        last: s(2),
+        first: s(3),
+        middle: s(4),
+        suffix: s(6),
+        id_qualifier: s(7),
+        id: s(8),
     }
 }
 

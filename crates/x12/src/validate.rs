@@ -251,6 +251,8 @@ impl SetValidator {
     }
 
     /// HL01 counts up from 1; HL02 names the parent level's HL01.
+    // Always inlined, as `enter` is: a call for these few compares cost as much as they do.
+    #[inline(always)]
     fn check_hl(&mut self, fields: &Fields<'_>, slot: Slot, out: &mut Vec<ElementError>) {
         self.hl_count += 1;
         let f = [fields.get(0), fields.get(1)];
