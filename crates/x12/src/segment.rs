@@ -174,11 +174,14 @@ pub(crate) struct Fields<'a> {
     ends: [usize; MAX_FIELDS + 1],
     /// Elements present (may exceed `MAX_FIELDS`).
     pub count: usize,
+    /// The input from the segment's first byte on, when the split had it (else the segment):
+    /// the validator's scan reads a short segment's bytes as one word from here.
+    pub tail: &'a [u8],
 }
 
 impl<'a> Default for Fields<'a> {
     fn default() -> Self {
-        Fields { raw: b"", id: b"", key: 0, ends: [0; MAX_FIELDS + 1], count: 0 }
+        Fields { raw: b"", id: b"", key: 0, ends: [0; MAX_FIELDS + 1], count: 0, tail: b"" }
     }
 }
 
@@ -220,6 +223,7 @@ impl<'a> Fields<'a> {
             *end = raw.len();
         }
         self.raw = raw;
+        self.tail = raw;
         self.count = n;
         self.id = raw.get(..self.ends[0]).unwrap_or(raw);
         self.key = id_key(self.id);
@@ -296,6 +300,7 @@ impl<'a> Fields<'a> {
         }
         let raw = rest.get(..len).unwrap_or(rest);
         self.raw = raw;
+        self.tail = rest;
         self.count = n;
         self.id = raw.get(..self.ends[0]).unwrap_or(raw);
         self.key = id_key(self.id);
@@ -307,6 +312,7 @@ impl<'a> Fields<'a> {
     #[inline]
     pub fn split_id(&mut self, raw: &'a [u8], sep: u8) {
         self.raw = raw;
+        self.tail = raw;
         self.count = 0;
         self.id = match find_byte(sep, raw) {
             Some(i) => &raw[..i],

@@ -393,45 +393,88 @@ fn search(entries: &[Entry], fields: &Fields<'_>, range: std::ops::Range<usize>)
 /// (printable, no repetitions, no composites) skips the per-value scans.
 #[derive(Clone, Copy)]
 struct Scan {
-    printable: bool,
-    repetition: bool,
-    component: bool,
+    /// 1: a byte outside the X12 characters; 2: the repetition separator; 4: the component
+    /// separator. Kept as the one byte the scan folds to: taking it apart into three flags
+    /// cost more than reading a bit where one is wanted.
+    flags: u8,
 }
 
+/// `LANE_MASKS[n]`: all ones in the first `n` lanes of a vector word, zero in the others.
+const LANE_MASKS: [[u8; 16]; 17] = {
+    let mut masks = [[0; 16]; 17];
+    let mut n = 0;
+    while n <= 16 {
+        let mut k = 0;
+        while k < n {
+            masks[n][k] = 0xff;
+            k += 1;
+        }
+        n += 1;
+    }
+    masks
+};
+
 impl Scan {
-    fn of(seg: &Segment<'_>) -> Scan {
+    /// `tail` is the input from the segment's first byte on, when the caller has it (or the
+    /// segment itself): a segment shorter than a vector word is then read as the first
+    /// sixteen bytes of `tail`, the bytes past the segment masked off, instead of being
+    /// copied into a padded word (a `memcpy` call per segment).
+    fn of(seg: &Segment<'_>, tail: &[u8]) -> Scan {
         let d = seg.delimiters();
         let raw = seg.raw();
-        // Per byte lane, the flags seen: 1 a byte outside the X12 characters, 2 the repetition
-        // separator, 4 the component separator. Lanes are or-ed over whole words and folded
-        // once at the end, which the compiler turns into a few vector operations per word.
+        let flag =
+            |b: u8| u8::from(!is_x12_char(b)) | u8::from(b == d.repetition) << 1 | u8::from(b == d.component) << 2;
+        // Per byte lane, the flags seen. Lanes are or-ed over whole words and folded once at
+        // the end, which the compiler turns into a few vector operations per word.
         let mut lanes = [0u8; 16];
         let mut add = |w: &[u8; 16]| {
             for (lane, &b) in lanes.iter_mut().zip(w) {
-                *lane |= u8::from(!is_x12_char(b)) | u8::from(b == d.repetition) << 1 | u8::from(b == d.component) << 2;
+                *lane |= flag(b);
             }
         };
         // Whole words, then the last sixteen bytes again: bytes seen twice change nothing, and
         // a byte loop's tail (up to fifteen bytes per segment, one at a time) would cost more
-        // than the rest. A segment shorter than a word is padded with its own first byte.
+        // than the rest. A segment shorter than a word is read from `tail` when that holds a
+        // whole word from the segment's start, or else padded with its own first byte.
         let mut words = raw.chunks_exact(16);
         for w in &mut words {
             if let Ok(w) = <&[u8; 16]>::try_from(w) {
                 add(w);
             }
         }
-        if let Some(&first) = raw.first()
-            && !words.remainder().is_empty()
-        {
-            let mut w = [first; 16];
-            match raw.len().checked_sub(16) {
-                Some(last) => w.copy_from_slice(&raw[last..]),
-                None => w[..raw.len()].copy_from_slice(raw),
+        if !words.remainder().is_empty() {
+            match (raw.last_chunk::<16>(), tail.first_chunk::<16>()) {
+                (Some(last), _) => add(last),
+                (None, Some(window)) if std::ptr::eq(window.as_ptr(), raw.as_ptr()) => {
+                    // Whole arrays, lane by lane, as `add` does, so that the compiler keeps
+                    // this to a few vector operations too.
+                    let mask = LANE_MASKS.get(raw.len()).unwrap_or(&[0; 16]);
+                    for ((lane, &b), &m) in lanes.iter_mut().zip(window).zip(mask) {
+                        *lane |= flag(b) & m;
+                    }
+                }
+                (None, _) => {
+                    if let Some(&first) = raw.first() {
+                        let mut w = [first; 16];
+                        w[..raw.len()].copy_from_slice(raw);
+                        add(&w);
+                    }
+                }
             }
-            add(&w);
         }
-        let flags = lanes.iter().fold(0, |a, &l| a | l);
-        Scan { printable: flags & 1 == 0, repetition: flags & 2 != 0, component: flags & 4 != 0 }
+        Scan { flags: lanes.iter().fold(0, |a, &l| a | l) }
+    }
+
+    fn printable(self) -> bool {
+        self.flags & 1 == 0
+    }
+
+    fn repetition(self) -> bool {
+        self.flags & 2 != 0
+    }
+
+    fn component(self) -> bool {
+        self.flags & 4 != 0
     }
 }
 
@@ -439,9 +482,9 @@ impl Scan {
 // the call with its spills cost more than it saved.
 #[inline(always)]
 fn check_segment(seg: &Segment<'_>, fields: &Fields<'_>, spec: &Seg, out: &mut Vec<ElementError>) {
-    let scan = Scan::of(seg);
+    let scan = Scan::of(seg, fields.tail);
     let present = fields.count;
-    let clean = scan.printable && !scan.repetition && !scan.component;
+    let clean = scan.flags == 0;
     // Every schema segment has fewer than `MAX_FIELDS` elements, so each one checked was kept.
     for (i, def) in spec.elements.iter().enumerate().take(present) {
         let raw = fields.get(i);
@@ -506,15 +549,15 @@ fn check_element(raw: &[u8], seg: &Segment<'_>, scan: Scan, def: &El, pos: u8, o
     // every repetition is valid, the usual case, is settled by one pass over its bytes. Any
     // other goes the general way below, which finds each problem and where it is.
     if def.repeat > 1
-        && scan.printable
+        && scan.printable()
         && def.components.is_empty()
         && matches!(def.ty, Ty::An | Ty::Id)
-        && !(scan.component && raw.contains(&d.component))
+        && !(scan.component() && raw.contains(&d.component))
         && repetitions_valid(raw, d.repetition, def)
     {
         return;
     }
-    let repetitions = if scan.repetition { raw.iter().filter(|&&b| b == d.repetition).count() + 1 } else { 1 };
+    let repetitions = if scan.repetition() { raw.iter().filter(|&&b| b == d.repetition).count() + 1 } else { 1 };
     if repetitions > def.repeat as usize {
         out.push(ElementError { position: at, reference, code: E::TooManyRepetitions, bad_value: None });
         return;
@@ -540,7 +583,7 @@ fn check_element(raw: &[u8], seg: &Segment<'_>, scan: Scan, def: &El, pos: u8, o
                 }
             } else if cdef.usage == Usage::NotUsed {
                 out.push(ElementError { position: cpos, reference: cref, code: E::NotUsedPresent, bad_value: None });
-            } else if let Some(code) = check_value(c, cdef, scan.printable) {
+            } else if let Some(code) = check_value(c, cdef, scan.printable()) {
                 out.push(ElementError { position: cpos, reference: cref, code, bad_value: bad_copy(code, c) });
             }
         }
@@ -557,7 +600,7 @@ fn check_element(raw: &[u8], seg: &Segment<'_>, scan: Scan, def: &El, pos: u8, o
         }
         return;
     }
-    if scan.component && raw.contains(&d.component) {
+    if scan.component() && raw.contains(&d.component) {
         out.push(ElementError { position: at, reference, code: E::TooManyComponents, bad_value: None });
         return;
     }
@@ -566,13 +609,13 @@ fn check_element(raw: &[u8], seg: &Segment<'_>, scan: Scan, def: &El, pos: u8, o
             let rpos = ElementPosition { element: pos, component: None, repetition: Some((ri + 1).min(99) as u8) };
             if r.is_empty() {
                 out.push(ElementError { position: rpos, reference, code: E::RequiredMissing, bad_value: None });
-            } else if let Some(code) = check_value(r, def, scan.printable) {
+            } else if let Some(code) = check_value(r, def, scan.printable()) {
                 out.push(ElementError { position: rpos, reference, code, bad_value: bad_copy(code, r) });
             }
         }
         return;
     }
-    if let Some(code) = check_value(raw, def, scan.printable) {
+    if let Some(code) = check_value(raw, def, scan.printable()) {
         out.push(ElementError { position: at, reference, code, bad_value: bad_copy(code, raw) });
     }
 }
@@ -738,10 +781,15 @@ mod tests {
                     if let Some(b) = raw.get_mut(at) {
                         *b = odd;
                     }
-                    let scan = Scan::of(&Segment::new(&raw, d, 0));
-                    assert_eq!(scan.printable, raw.iter().all(|&b| is_x12_char(b)), "{raw:?}");
-                    assert_eq!(scan.repetition, raw.contains(&d.repetition), "{raw:?}");
-                    assert_eq!(scan.component, raw.contains(&d.component), "{raw:?}");
+                    // Alone, and as the start of a longer input.
+                    let seg = Segment::new(&raw, d, 0);
+                    let mut input = raw.clone();
+                    input.extend_from_slice(&[d.repetition, d.component, 0x00, 0xff].repeat(5));
+                    let scan = Scan::of(&seg, &raw);
+                    assert_eq!(scan.flags, Scan::of(&Segment::new(&input[..raw.len()], d, 0), &input).flags);
+                    assert_eq!(scan.printable(), raw.iter().all(|&b| is_x12_char(b)), "{raw:?}");
+                    assert_eq!(scan.repetition(), raw.contains(&d.repetition), "{raw:?}");
+                    assert_eq!(scan.component(), raw.contains(&d.component), "{raw:?}");
                 }
             }
         }
