@@ -26,6 +26,13 @@ pub fn is_service_type(code: &[u8]) -> bool {
     }
 }
 
+/// True when `[a, b]` (or `[b]` when `a` is 0) is a service type code, for ASCII bytes of which
+/// `b` is not 0: [`is_service_type`] for a caller that has the code's bytes rather than a slice.
+#[inline]
+pub(crate) fn is_service_type_pair(a: u8, b: u8) -> bool {
+    SERVICE_TYPE_TABLE[slot(a, b)]
+}
+
 /// Service type codes are one or two characters: a 128 × 128 table answers in one load, where
 /// a search costs a dozen comparisons per EQ01 repetition (the CMS sample sends 13).
 static SERVICE_TYPE_TABLE: [bool; 128 * 128] = {
@@ -81,6 +88,12 @@ mod tests {
             for b in 0..=255u8 {
                 let want = SERVICE_TYPES.iter().any(|c| c.as_bytes() == [a, b]);
                 assert_eq!(is_service_type(&[a, b]), want, "{a} {b}");
+            }
+        }
+        for a in 0x20..=0x7eu8 {
+            assert_eq!(is_service_type_pair(0, a), is_service_type(&[a]), "{a}");
+            for b in 0x20..=0x7eu8 {
+                assert_eq!(is_service_type_pair(a, b), is_service_type(&[a, b]), "{a} {b}");
             }
         }
         assert!(!is_service_type(b"300"));

@@ -2,6 +2,7 @@
 //! reports each problem the way a 999 locates it (IK3 segment, IK4 element).
 
 use crate::ack::{ElementError, ElementErrorCode as E, ElementPosition, SegmentError, SegmentErrorCode as S};
+use crate::codes::SERVICE_TYPES;
 use crate::date::{Date, Time};
 use crate::schema::{
     El, Entry, HL_KEY, LoopDef, NO_ENTRY, SEGMENT_IDS_270, SLOT_KEYS, Seg, Slot, TRANSACTION_270, Ty, Usage, id_slot,
@@ -625,6 +626,9 @@ fn check_element(raw: &[u8], seg: &Segment<'_>, scan: Scan, def: &El, pos: u8, o
 /// repeated element finds no error in.
 #[inline]
 fn repetitions_valid(raw: &[u8], sep: u8, def: &El) -> bool {
+    if std::ptr::eq(def.codes, SERVICE_TYPES) && def.max <= 2 {
+        return service_types_valid(raw, sep, def);
+    }
     let valid = |v: &[u8]| {
         !v.is_empty()
             && v.len() >= usize::from(def.min)
@@ -642,6 +646,32 @@ fn repetitions_valid(raw: &[u8], sep: u8, def: &El) -> bool {
         }
     }
     ok && valid(raw.get(from..).unwrap_or(b"")) && count <= usize::from(def.repeat)
+}
+
+/// [`repetitions_valid`] for service type codes (EQ01), which are at most two characters: each
+/// repetition's last two bytes are kept as the bytes go by and looked up in the code table
+/// when it ends, instead of cutting each repetition out and matching it as a slice (which cost
+/// three times as much per code). The segment is X12 characters only, so every byte is ASCII
+/// and none is zero, as the table's look-up needs.
+#[inline]
+fn service_types_valid(raw: &[u8], sep: u8, def: &El) -> bool {
+    let min = usize::from(def.min).max(1);
+    let max = usize::from(def.max);
+    // One repetition's length and last two bytes (`a` stays 0 for a one-byte code).
+    let valid = |a: u8, b: u8, len: usize| len >= min && len <= max && crate::codes::is_service_type_pair(a, b);
+    let (mut a, mut b, mut len) = (0, 0, 0);
+    let mut ok = true;
+    let mut count = 1;
+    for &c in raw {
+        if c == sep {
+            ok &= valid(a, b, len);
+            count += 1;
+            (a, b, len) = (0, 0, 0);
+        } else {
+            (a, b, len) = (b, c, len + 1);
+        }
+    }
+    ok && valid(a, b, len) && count <= usize::from(def.repeat)
 }
 
 /// Checks one non-empty value against its type, length and code list. `printable` says the
