@@ -251,28 +251,21 @@ impl<'a> Fields<'a> {
         for word in &mut words {
             let Ok(bytes) = <[u8; 8]>::try_from(word) else { break };
             let x = u64::from_le_bytes(bytes);
-            let mut marks = zero_bytes(x ^ separators);
+            let marks = zero_bytes(x ^ separators);
             // Whether the word holds the terminator, and the lowest one: the cheap zero-byte
             // test may mark a byte above a real match, never one below, so its lowest mark is
             // exact.
             let t = x ^ terminators;
             let stop = t.wrapping_sub(ONES) & !t & HIGH;
-            let first_stop = stop & stop.wrapping_neg();
             if stop != 0 {
-                // Separators past the terminator belong to later segments.
-                marks &= first_stop - 1;
-            }
-            while marks != 0 {
-                if let Some(end) = self.ends.get_mut(n) {
-                    *end = base + (marks.trailing_zeros() / 8) as usize;
-                }
-                n += 1;
-                marks &= marks - 1;
-            }
-            if stop != 0 {
-                len = Some(base + (first_stop.trailing_zeros() / 8) as usize);
+                // Separators past the terminator belong to later segments. (Only in the last
+                // word: masking every word cost a few instructions a word for nothing.)
+                let at = stop.trailing_zeros();
+                record(&mut self.ends, &mut n, base, marks & ((1 << at) - 1));
+                len = Some(base + (at / 8) as usize);
                 break;
             }
+            record(&mut self.ends, &mut n, base, marks);
             base += 8;
         }
         let len = match len {
@@ -349,6 +342,19 @@ impl<'a> Fields<'a> {
             Some((start, end)) => seg_text.get(start..end).unwrap_or(""),
             None => "",
         }
+    }
+}
+
+/// Records the separators marked in one word (the high bit of each separator byte) as piece
+/// ends, from `base` on, counting them in `n`.
+#[inline(always)]
+fn record(ends: &mut [usize; MAX_FIELDS + 1], n: &mut usize, base: usize, mut marks: u64) {
+    while marks != 0 {
+        if let Some(end) = ends.get_mut(*n) {
+            *end = base + (marks.trailing_zeros() / 8) as usize;
+        }
+        *n += 1;
+        marks &= marks - 1;
     }
 }
 
