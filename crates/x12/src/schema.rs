@@ -45,6 +45,10 @@ pub struct El {
     /// its length is in range and its code (if any) in the list, given a segment without
     /// repetition or component separators and of X12 characters only.
     pub simple: bool,
+    /// A used, non-repeating element of a type other than string or identifier (date, time,
+    /// number): a present value of it is valid when the validator's value check finds no fault,
+    /// given a segment without repetition or component separators and of X12 characters only.
+    pub scalar: bool,
     /// How many repetitions are allowed (1 = does not repeat).
     pub repeat: u8,
     /// Components, when this element is a composite.
@@ -53,7 +57,20 @@ pub struct El {
 
 const fn el(usage: Usage, ty: Ty, min: u16, max: u16, reference: u16, codes: &'static [&'static str]) -> El {
     let simple = !matches!(usage, Usage::NotUsed) && matches!(ty, Ty::An | Ty::Id);
-    El { usage, ty, min, max, reference, codes, keys: CodeKeys::pack(codes), simple, repeat: 1, components: &[] }
+    let scalar = !matches!(usage, Usage::NotUsed) && !matches!(ty, Ty::An | Ty::Id);
+    El {
+        usage,
+        ty,
+        min,
+        max,
+        reference,
+        codes,
+        keys: CodeKeys::pack(codes),
+        simple,
+        scalar,
+        repeat: 1,
+        components: &[],
+    }
 }
 
 /// Codes kept by [`CodeKeys`]: the longest list the value checks meet often has 16.
@@ -130,6 +147,7 @@ const fn composite(usage: Usage, reference: u16, components: &'static [El]) -> E
         codes: &[],
         keys: CodeKeys::pack(&[]),
         simple: false,
+        scalar: false,
         repeat: 1,
         components,
     }
@@ -537,6 +555,7 @@ const EQ01: El = El {
     codes: SERVICE_TYPES,
     keys: CodeKeys::pack(SERVICE_TYPES),
     simple: false,
+    scalar: false,
     repeat: 99,
     components: &[],
 };

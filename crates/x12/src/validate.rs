@@ -505,6 +505,12 @@ fn check_segment(seg: &Segment<'_>, fields: &Fields<'_>, spec: &Seg, out: &mut V
         {
             continue;
         }
+        // A date, time or number (BHT04, BHT05, SE01) in a clean segment: valid when its value
+        // checks out, which is all the general check would find; the call into it cost more
+        // than the check.
+        if clean && !raw.is_empty() && def.scalar && scalar_valid(raw, def) {
+            continue;
+        }
         check_element(raw, seg, scan, def, (i + 1) as u8, out);
     }
     if present > spec.elements.len() {
@@ -619,6 +625,13 @@ fn check_element(raw: &[u8], seg: &Segment<'_>, scan: Scan, def: &El, pos: u8, o
     if let Some(code) = check_value(raw, def, scan.printable()) {
         out.push(ElementError { position: at, reference, code, bad_value: bad_copy(code, raw) });
     }
+}
+
+/// True when `raw`, a value of a date, time or number element in a segment of X12 characters
+/// only, checks out. Out of line, and small, so that the element loop stays as tight as it is.
+#[inline(never)]
+fn scalar_valid(raw: &[u8], def: &El) -> bool {
+    check_value(raw, def, true).is_none()
 }
 
 /// True when `raw` has at most `def.repeat` repetitions and each is a valid value of `def` (a
