@@ -12,6 +12,12 @@ mod serve;
 mod x12cmd;
 
 use clap::{Parser, Subcommand};
+
+// mimalloc's per-thread heaps: the request path allocates and frees many small values (the
+// 271's segments, decoded records) from several threads, and glibc's malloc spent about a fifth
+// of the in-process pipeline's CPU time on them (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 /// openhets: a Medicare-style HIPAA Eligibility Transaction System (X12 270/271).

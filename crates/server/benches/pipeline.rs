@@ -14,6 +14,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: setup failures end the run
 
+// The same allocator as the `hets` binary, so the numbers are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use eligibility::{Instant, Personas, Releases, Settings};
 use server::{AnswerKind, Inbound, Responder};
 use std::sync::Arc;
@@ -137,6 +141,7 @@ fn main() {
     }
     responder.flush();
     let stop = Arc::new(AtomicBool::new(false));
+    let cpu_before = process_cpu_ticks();
     let started = std::time::Instant::now();
     let workers: Vec<_> = (0..threads)
         .map(|k| {
@@ -164,6 +169,9 @@ fn main() {
     let t = std::time::Instant::now();
     responder.flush();
     let flush = t.elapsed().as_secs_f64();
+    // CPU time is steadier than throughput on a shared machine: it does not count the time
+    // other processes take from us.
+    let cpu_micros = process_cpu_ticks().zip(cpu_before).map(|(after, before)| (after - before) * 10_000);
     all.sort_unstable();
     println!(
         "pipeline: {} transactions in {elapsed:.1} s on {threads} threads = {:.0} tx/s; latency p50 {} µs, p99 {} µs, p99.9 {} µs, max {} µs; records flushed {flush:.2} s after",
@@ -174,4 +182,16 @@ fn main() {
         percentile(&all, 0.999),
         all.last().copied().unwrap_or(0),
     );
+    if let Some(cpu) = cpu_micros {
+        println!("cpu: {:.1} µs of process CPU time per transaction", cpu as f64 / all.len().max(1) as f64);
+    }
+}
+
+/// User plus system CPU time of this process so far, in clock ticks (10 ms on Linux), from
+/// `/proc/self/stat`; `None` where there is no such file.
+fn process_cpu_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name may hold spaces; the fields after its closing parenthesis do not.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
 }

@@ -22,6 +22,7 @@ use crate::{
     TransactionRecord, check_beneficiaries, check_providers, check_relationships, check_window, password,
 };
 use eligibility::{Beneficiary, CostSharing, Instant, Provider, SubmitterSeed};
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -511,6 +512,16 @@ fn upsert_relationships(
     Ok(())
 }
 
+/// The provider (?2), the submitter's (?1) relationship to it and the beneficiary (?3) in one
+/// row: the left joins hang off one constant row, so a missing provider or relationship reads
+/// as NULLs, and a NULL ?3 finds no beneficiary.
+const REQUEST_FACTS: &str = "SELECT p.npi, p.name, p.first_name, p.entity, p.medicare, p.enrolled_on, p.ended_on,
+        r.submitter_id, r.npi, r.status, r.effective_date, r.end_date,
+        (SELECT body FROM beneficiary WHERE mbi = ?3)
+    FROM (SELECT 1) AS one
+    LEFT JOIN provider AS p ON p.npi = ?2
+    LEFT JOIN relationship AS r ON r.submitter_id = ?1 AND r.npi = ?2";
+
 fn read_beneficiary(conn: &Connection, mbi: &str) -> Result<Option<Beneficiary>, StoreError> {
     let context = "reading a beneficiary";
     let mut stmt = conn.prepare_cached("SELECT body FROM beneficiary WHERE mbi = ?1").map_err(sq(context))?;
@@ -625,21 +636,45 @@ impl Store for SqliteStore {
     }
 
     fn request_facts(&self, submitter: &str, npi: &str, mbi: Option<&str>) -> Result<RequestFacts, StoreError> {
-        // One connection and one read transaction: one snapshot for the three reads, and one
-        // look at the WAL instead of three.
+        // One statement: one snapshot for the three reads and one look at the WAL, without the
+        // BEGIN and COMMIT statements an explicit transaction costs (they were a twentieth of
+        // the in-process path).
         let context = "reading a request's provider, relationship and beneficiary";
         let conn = self.readers.get()?;
-        let tx = conn.unchecked_transaction().map_err(sq(context))?;
-        let facts = RequestFacts {
-            provider: read_provider(&tx, npi)?,
-            relationship: read_relationship(&tx, submitter, npi)?,
-            beneficiary: match mbi {
-                Some(mbi) => read_beneficiary(&tx, mbi)?,
-                None => None,
-            },
+        let mut stmt = conn.prepare_cached(REQUEST_FACTS).map_err(sq(context))?;
+        let mut rows = stmt.query(params![submitter, npi, mbi]).map_err(sq(context))?;
+        let Some(row) = rows.next().map_err(sq(context))? else {
+            return Err(StoreError::corrupt("request facts", "the constant row is missing"));
         };
-        tx.commit().map_err(sq(context))?;
-        Ok(facts)
+        let provider = match row.get::<_, Option<String>>(0).map_err(sq(context))? {
+            Some(npi) => Some(provider((
+                npi,
+                row.get(1).map_err(sq(context))?,
+                row.get(2).map_err(sq(context))?,
+                row.get(3).map_err(sq(context))?,
+                row.get(4).map_err(sq(context))?,
+                row.get(5).map_err(sq(context))?,
+                row.get(6).map_err(sq(context))?,
+            ))?),
+            None => None,
+        };
+        let relationship = match row.get::<_, Option<String>>(7).map_err(sq(context))? {
+            Some(submitter) => Some(relationship((
+                submitter,
+                row.get(8).map_err(sq(context))?,
+                row.get(9).map_err(sq(context))?,
+                row.get(10).map_err(sq(context))?,
+                row.get(11).map_err(sq(context))?,
+            ))?),
+            None => None,
+        };
+        // Decoded straight from SQLite's buffer: no copy of the blob.
+        let beneficiary = match row.get_ref(12).map_err(sq(context))? {
+            ValueRef::Blob(b) => Some(codec::decode_beneficiary(b)?),
+            ValueRef::Null => None,
+            _ => return Err(StoreError::corrupt("beneficiary", "the body is not a blob")),
+        };
+        Ok(RequestFacts { provider, relationship, beneficiary })
     }
 
     fn submitter(&self, id: &str) -> Result<Option<Submitter>, StoreError> {
