@@ -92,9 +92,12 @@ impl<'a> SetReader<'a> for Reader270<'a> {
         if let Some(m) = self.validator.step_fields(seg, fields)
             && m.slot != Slot::Refused
         {
+            // Elements are cut from the interchange's text at the segment's offset: cutting the
+            // segment first checked two more char boundaries per segment, whether or not any
+            // element of it is read.
             let seg_text = match self.text {
-                Some(t) => t.get(seg.offset()..seg.offset() + seg.raw().len()),
-                None => std::str::from_utf8(seg.raw()).ok(),
+                Some(t) => Some((t, seg.offset())),
+                None => std::str::from_utf8(seg.raw()).ok().map(|t| (t, 0)),
             };
             apply(&mut self.inquiry, m.slot, seg, fields, seg_text);
         }

@@ -334,6 +334,16 @@ impl<'a> Fields<'a> {
         Some((start, end))
     }
 
+    /// Element `n` as text, given a text that holds the segment's bytes from offset `at` on
+    /// (the interchange's text and the segment's offset in it, or the segment's text and 0).
+    #[inline]
+    pub fn text_at(&self, text: &'a str, at: usize, n: usize) -> &'a str {
+        match self.range(n) {
+            Some((start, end)) => text.get(at + start..at + end).unwrap_or(""),
+            None => "",
+        }
+    }
+
     /// Element `n` as text, given the segment as text (`seg_text` is the same bytes as the
     /// `raw` that was split, so the element's offsets hold for it).
     #[inline]
