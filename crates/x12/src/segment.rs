@@ -323,6 +323,19 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// The segment as split.
+    #[inline]
+    pub fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// The ends of the pieces kept (the id and each element present, up to [`MAX_FIELDS`]):
+    /// element `n` lies between `ends[n] + 1` and `ends[n + 1]`.
+    #[inline]
+    pub fn element_ends(&self) -> &[usize] {
+        self.ends.get(..=self.count.min(MAX_FIELDS)).unwrap_or_default()
+    }
+
     /// Where element `n` (0-based) lies in the segment.
     #[inline]
     fn range(&self, n: usize) -> Option<(usize, usize)> {

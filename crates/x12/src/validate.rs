@@ -511,8 +511,14 @@ fn check_segment(seg: &Segment<'_>, fields: &Fields<'_>, spec: &Seg, out: &mut V
     let present = fields.count;
     let clean = scan.flags == 0;
     // Every schema segment has fewer than `MAX_FIELDS` elements, so each one checked was kept.
-    for (i, def) in spec.elements.iter().enumerate().take(present) {
-        let raw = fields.get(i);
+    // Each element is cut between two neighbouring piece ends (what `Fields::get` does, less
+    // its checks of the index, which the pairs make needless).
+    let seg_raw = fields.raw();
+    for (i, (def, ends)) in spec.elements.iter().zip(fields.element_ends().windows(2)).enumerate() {
+        let raw = match *ends {
+            [end, next] => seg_raw.get(end + 1..next).unwrap_or_default(),
+            _ => b"",
+        };
         // Most elements are settled here in a few compares, without the general check's series
         // of tests for each kind of element: an absent one that may be absent, and a valid
         // simple value in a clean segment (see `El::simple`). Anything else, errors included,
