@@ -541,6 +541,17 @@ fn check_segment(seg: &Segment<'_>, fields: &Fields<'_>, spec: &Seg, out: &mut V
         if clean && !raw.is_empty() && def.scalar && scalar_valid(raw, def) {
             continue;
         }
+        // Likewise a composite (EQ02, `HC|80061`) whose every component is valid, in a segment
+        // of X12 characters without repetition separators.
+        if scan.flags & !4 == 0
+            && !def.components.is_empty()
+            && !raw.is_empty()
+            && def.usage != Usage::NotUsed
+            && def.repeat >= 1
+            && components_valid(raw, seg.delimiters().component, def.components)
+        {
+            continue;
+        }
         check_element(raw, seg, scan, def, (i + 1) as u8, out);
     }
     if present > spec.elements.len() {
@@ -662,6 +673,32 @@ fn check_element(raw: &[u8], seg: &Segment<'_>, scan: Scan, def: &El, pos: u8, o
 #[inline(never)]
 fn scalar_valid(raw: &[u8], def: &El) -> bool {
     check_value(raw, def, true).is_none()
+}
+
+/// True when the composite `raw` (present, of a used element, in a segment of X12 characters
+/// without repetition separators) has no more components than `components` and each is
+/// valid: present where used, absent where not, each value checked out, none required
+/// missing. What the general check of a composite finds no error in. Out of line and small,
+/// as `scalar_valid`.
+#[inline(never)]
+fn components_valid(raw: &[u8], sep: u8, components: &[El]) -> bool {
+    let valid = |ci: usize, c: &[u8]| match components.get(ci) {
+        None => false,
+        Some(cdef) if c.is_empty() => cdef.usage != Usage::Required,
+        Some(cdef) => cdef.usage != Usage::NotUsed && check_value(c, cdef, true).is_none(),
+    };
+    let mut ok = true;
+    let mut ci = 0;
+    let mut from = 0;
+    for (i, &b) in raw.iter().enumerate() {
+        if b == sep {
+            ok &= valid(ci, raw.get(from..i).unwrap_or(b""));
+            ci += 1;
+            from = i + 1;
+        }
+    }
+    ok && valid(ci, raw.get(from..).unwrap_or(b""))
+        && components.iter().skip(ci + 1).all(|c| c.usage != Usage::Required)
 }
 
 /// True when `raw` has at most `def.repeat` repetitions and each is a valid value of `def` (a
