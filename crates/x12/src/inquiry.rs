@@ -249,7 +249,15 @@ pub(crate) fn apply<'a>(
                 let mut c = split_text(f[1], d.component);
                 let qualifier = c.next().unwrap_or("");
                 let code = c.next().unwrap_or("");
-                let modifiers = c.take(4).take_while(|m| !m.is_empty()).collect();
+                // Pushed one by one: most procedure codes carry no modifier, and collecting an
+                // empty iterator still went through the general collect.
+                let mut modifiers = Vec::new();
+                for m in c.take(4) {
+                    if m.is_empty() {
+                        break;
+                    }
+                    modifiers.push(m);
+                }
                 eq.procedure = Some(ProcedureCode { qualifier, code, modifiers });
             }
             if !f[4].is_empty() {
