@@ -66,6 +66,9 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
         config.db = db.clone();
     }
     let addr: SocketAddr = config.listen.parse().with_context(|| format!("--listen {}", config.listen))?;
+    // Held until the process ends.
+    let _claim = store::claim_for_serving(&config.db)
+        .with_context(|| format!("claiming the database {}", crate::respond::redact(&config.db)))?;
     let store = store::open(&config.db)
         .with_context(|| format!("opening the database {}", crate::respond::redact(&config.db)))?;
     if args.demo && store.counts()?.beneficiaries == 0 {

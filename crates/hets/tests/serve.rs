@@ -165,3 +165,54 @@ fn two_serve_processes_share_postgresql() {
     }
     let _ = admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
 }
+
+/// Starts `hets serve --demo` on a data directory and waits for its banner.
+fn start_demo(dir: &std::path::Path, port: u16) -> std::process::Child {
+    let mut child = Command::new(HETS)
+        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(dir)
+        .env("HETS_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap());
+    while !banner.contains("hets -- send") {
+        let mut line = String::new();
+        assert!(lines.read_line(&mut line).unwrap() > 0, "hets serve ended early: {banner}");
+        banner.push_str(&line);
+    }
+    child
+}
+
+/// A SQLite database takes one server process (the PayloadID filter and the group commit are
+/// the process's own): a second `hets serve` on it is refused with a message saying why, and
+/// the claim goes with the first process, even when it is killed.
+#[test]
+fn a_second_server_on_one_sqlite_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = start_demo(dir.path(), free_port());
+    let second = Command::new(HETS)
+        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{}", free_port()), "--data-dir"])
+        .arg(dir.path())
+        .env("HETS_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("another hets serve process is serving"), "{stderr}");
+    assert!(stderr.contains("hets.db.lock"), "{stderr}");
+    // Other commands still use the database while it is served.
+    let url = format!("sqlite:{}", dir.path().join("hets.db").display());
+    let counts = Command::new(HETS).args(["admin", "maintenance", "list", "--db", &url]).output().unwrap();
+    assert!(counts.status.success(), "{}", String::from_utf8_lossy(&counts.stderr));
+
+    first.kill().unwrap(); // SIGKILL: no chance to clean up, yet the lock goes with the process
+    first.wait().unwrap();
+    let port = free_port();
+    let mut again = start_demo(dir.path(), port);
+    assert_eq!(request(port, "00000000-0000-4000-8000-00000000000a"), Some(200));
+    again.kill().unwrap();
+    again.wait().unwrap();
+}

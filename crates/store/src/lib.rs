@@ -46,13 +46,8 @@ pub const DEFAULT_URL: &str = "sqlite:./hets-data/hets.db";
 /// `postgres://` / `postgresql://` URL as libpq understands it (`?options=-csearch_path%3DX`
 /// selects a schema).
 pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    if let Some(path) = url.strip_prefix("sqlite:") {
-        // `sqlite://PATH` is a common spelling too; the path is what follows.
-        let path = path.strip_prefix("//").unwrap_or(path);
-        if path.is_empty() {
-            return Err(StoreError::BadUrl("sqlite: needs a file path, e.g. sqlite:./hets-data/hets.db".into()));
-        }
-        Ok(Arc::new(sqlite::SqliteStore::open(std::path::Path::new(path))?))
+    if let Some(path) = sqlite_path(url)? {
+        Ok(Arc::new(sqlite::SqliteStore::open(path)?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(pg::PgStore::open(url)?))
     } else {
@@ -61,6 +56,55 @@ pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         Err(StoreError::BadUrl(format!(
             "unknown database scheme `{scheme}`: use sqlite:PATH or postgres://USER@HOST:PORT/DATABASE"
         )))
+    }
+}
+
+/// The file of a `sqlite:` URL; `None` for any other scheme.
+fn sqlite_path(url: &str) -> Result<Option<&std::path::Path>, StoreError> {
+    let Some(path) = url.strip_prefix("sqlite:") else {
+        return Ok(None);
+    };
+    // `sqlite://PATH` is a common spelling too; the path is what follows.
+    let path = path.strip_prefix("//").unwrap_or(path);
+    if path.is_empty() {
+        return Err(StoreError::BadUrl("sqlite: needs a file path, e.g. sqlite:./hets-data/hets.db".into()));
+    }
+    Ok(Some(std::path::Path::new(path)))
+}
+
+/// The claim of the one server process of a SQLite database, held until it is dropped or the
+/// process ends (however it ends: the operating system lets go of the lock with the file).
+#[derive(Debug)]
+pub struct ServerLock {
+    _file: std::fs::File,
+}
+
+/// Claims a SQLite database for one `hets serve` process: a second server on the same file
+/// would not see the first one's stored answers in its PayloadID filter (it would answer a
+/// retry anew instead of replaying, D11), and both would run their own group commit and
+/// checkpointer. Several servers share a PostgreSQL database instead; for it this claims
+/// nothing. Commands that merely read or write the database (`hets admin`, `hets respond`)
+/// need no claim: SQLite's own locking serves them.
+pub fn claim_for_serving(url: &str) -> Result<Option<ServerLock>, StoreError> {
+    let Some(path) = sqlite_path(url)? else {
+        return Ok(None);
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|error| StoreError::CreateDir { path: dir.to_path_buf(), error })?;
+    }
+    let mut lock = path.as_os_str().to_owned();
+    lock.push(".lock");
+    let lock = std::path::PathBuf::from(lock);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .map_err(|error| StoreError::Lock { path: lock.clone(), error })?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(ServerLock { _file: file })),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::InUse { path: path.to_path_buf(), lock }),
+        Err(std::fs::TryLockError::Error(error)) => Err(StoreError::Lock { path: lock, error }),
     }
 }
 
@@ -546,6 +590,12 @@ pub enum StoreError {
     BadUrl(String),
     #[error("creating the database directory {path}: {error}")]
     CreateDir { path: std::path::PathBuf, error: std::io::Error },
+    #[error(
+        "another hets serve process is serving {path} (it holds the lock on {lock}); a SQLite database takes one server process, several share PostgreSQL"
+    )]
+    InUse { path: std::path::PathBuf, lock: std::path::PathBuf },
+    #[error("locking {path}: {error}")]
+    Lock { path: std::path::PathBuf, error: std::io::Error },
     #[error("SQLite, {context}: {error}")]
     Sqlite { context: &'static str, error: rusqlite::Error },
     #[error("PostgreSQL, {context}: {}", pg::describe(.error))]
