@@ -682,11 +682,22 @@ fn scalar_valid(raw: &[u8], def: &El) -> bool {
 /// as `scalar_valid`.
 #[inline(never)]
 fn components_valid(raw: &[u8], sep: u8, components: &[El]) -> bool {
-    let valid = |ci: usize, c: &[u8]| match components.get(ci) {
-        None => false,
-        Some(cdef) if c.is_empty() => cdef.usage != Usage::Required,
-        Some(cdef) => cdef.usage != Usage::NotUsed && check_value(c, cdef, true).is_none(),
-    };
+    // A simple component (see `El::simple`) by the element loop's few compares, which is what
+    // the value check comes to for it; any other by the value check.
+    #[inline(always)]
+    fn valid(cdef: Option<&El>, c: &[u8]) -> bool {
+        match cdef {
+            None => false,
+            Some(cdef) if c.is_empty() => cdef.usage != Usage::Required,
+            Some(cdef) if cdef.simple => {
+                c.len() >= usize::from(cdef.min)
+                    && c.len() <= usize::from(cdef.max)
+                    && (cdef.codes.is_empty() || cdef.allows(c))
+            }
+            Some(cdef) => cdef.usage != Usage::NotUsed && check_value(c, cdef, true).is_none(),
+        }
+    }
+    let valid = |ci: usize, c: &[u8]| valid(components.get(ci), c);
     let mut ok = true;
     let mut ci = 0;
     let mut from = 0;
