@@ -12,13 +12,13 @@ mod serve;
 mod x12cmd;
 
 use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
 // mimalloc's per-thread heaps: the request path allocates and frees many small values (the
 // 271's segments, decoded records) from several threads, and glibc's malloc spent about a fifth
 // of the in-process pipeline's CPU time on them (docs/benchmarks.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use std::process::ExitCode;
 
 /// openhets: a Medicare-style HIPAA Eligibility Transaction System (X12 270/271).
 #[derive(Parser)]
