@@ -443,10 +443,12 @@ impl Scan {
         Scan::of_any(seg, tail)
     }
 
+    /// A segment of sixteen bytes or more (or a short one not read in place).
     #[inline(never)]
     fn of_any(seg: &Segment<'_>, tail: &[u8]) -> Scan {
         let d = seg.delimiters();
         let raw = seg.raw();
+        let Some(last) = raw.last_chunk::<16>() else { return Scan::of_short(seg, tail) };
         let flag =
             |b: u8| u8::from(!is_x12_char(b)) | u8::from(b == d.repetition) << 1 | u8::from(b == d.component) << 2;
         // Per byte lane, the flags seen. Lanes are or-ed over whole words and folded once at
@@ -459,8 +461,7 @@ impl Scan {
         };
         // Whole words, then the last sixteen bytes again: bytes seen twice change nothing, and
         // a byte loop's tail (up to fifteen bytes per segment, one at a time) would cost more
-        // than the rest. A segment shorter than a word is read from `tail` when that holds a
-        // whole word from the segment's start, or else padded with its own first byte.
+        // than the rest.
         let mut words = raw.chunks_exact(16);
         for w in &mut words {
             if let Ok(w) = <&[u8; 16]>::try_from(w) {
@@ -468,21 +469,38 @@ impl Scan {
             }
         }
         if !words.remainder().is_empty() {
-            match (raw.last_chunk::<16>(), tail.first_chunk::<16>()) {
-                (Some(last), _) => add(last),
-                (None, Some(window)) if std::ptr::eq(window.as_ptr(), raw.as_ptr()) => {
-                    // Whole arrays, lane by lane, as `add` does, so that the compiler keeps
-                    // this to a few vector operations too.
-                    let mask = LANE_MASKS.get(raw.len()).unwrap_or(&[0; 16]);
-                    for ((lane, &b), &m) in lanes.iter_mut().zip(window).zip(mask) {
-                        *lane |= flag(b) & m;
-                    }
+            add(last);
+        }
+        Scan { flags: lanes.iter().fold(0, |a, &l| a | l) }
+    }
+
+    /// A segment shorter than sixteen bytes: read in place from `tail` when that holds a whole
+    /// word from the segment's start, or else padded with its own first byte (rare: the last
+    /// segment of an input, or a caller without the input). Apart, so that the usual scan of a
+    /// long segment does not carry this one's stack copy.
+    #[cold]
+    #[inline(never)]
+    fn of_short(seg: &Segment<'_>, tail: &[u8]) -> Scan {
+        let d = seg.delimiters();
+        let raw = seg.raw();
+        let flag =
+            |b: u8| u8::from(!is_x12_char(b)) | u8::from(b == d.repetition) << 1 | u8::from(b == d.component) << 2;
+        let mut lanes = [0u8; 16];
+        match tail.first_chunk::<16>() {
+            Some(window) if std::ptr::eq(window.as_ptr(), raw.as_ptr()) => {
+                let mask = LANE_MASKS.get(raw.len()).unwrap_or(&[0; 16]);
+                for ((lane, &b), &m) in lanes.iter_mut().zip(window).zip(mask) {
+                    *lane = flag(b) & m;
                 }
-                (None, _) => {
-                    if let Some(&first) = raw.first() {
-                        let mut w = [first; 16];
-                        w[..raw.len()].copy_from_slice(raw);
-                        add(&w);
+            }
+            _ => {
+                if let Some(&first) = raw.first() {
+                    let mut w = [first; 16];
+                    if let Some(head) = w.get_mut(..raw.len()) {
+                        head.copy_from_slice(raw);
+                    }
+                    for (lane, &b) in lanes.iter_mut().zip(&w) {
+                        *lane = flag(b);
                     }
                 }
             }
