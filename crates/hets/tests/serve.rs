@@ -166,8 +166,18 @@ fn two_serve_processes_share_postgresql() {
     let _ = admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
 }
 
+/// A server process that is killed when the test ends, also when an assertion fails first.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `hets serve --demo` on a data directory and waits for its banner.
-fn start_demo(dir: &std::path::Path, port: u16) -> std::process::Child {
+fn start_demo(dir: &std::path::Path, port: u16) -> Server {
     let mut child = Command::new(HETS)
         .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(dir)
@@ -183,7 +193,7 @@ fn start_demo(dir: &std::path::Path, port: u16) -> std::process::Child {
         assert!(lines.read_line(&mut line).unwrap() > 0, "hets serve ended early: {banner}");
         banner.push_str(&line);
     }
-    child
+    Server(child)
 }
 
 /// A SQLite database takes one server process (the PayloadID filter and the group commit are
@@ -208,11 +218,9 @@ fn a_second_server_on_one_sqlite_database_is_refused() {
     let counts = Command::new(HETS).args(["admin", "maintenance", "list", "--db", &url]).output().unwrap();
     assert!(counts.status.success(), "{}", String::from_utf8_lossy(&counts.stderr));
 
-    first.kill().unwrap(); // SIGKILL: no chance to clean up, yet the lock goes with the process
-    first.wait().unwrap();
+    first.0.kill().unwrap(); // SIGKILL: no chance to clean up, yet the lock goes with the process
+    first.0.wait().unwrap();
     let port = free_port();
-    let mut again = start_demo(dir.path(), port);
+    let _again = start_demo(dir.path(), port);
     assert_eq!(request(port, "00000000-0000-4000-8000-00000000000a"), Some(200));
-    again.kill().unwrap();
-    again.wait().unwrap();
 }
