@@ -228,7 +228,13 @@ fn write_loop(store: &dyn Store, receiver: &Receiver<Message>, commits: &Commits
         let ok = if records.is_empty() && replays.is_empty() {
             true
         } else {
-            match store.record_exchanges(&records, &replays) {
+            let started = std::time::Instant::now();
+            let written = store.record_exchanges(&records, &replays);
+            // Group commit at a glance: how many records each commit carried and how long
+            // requests waited on it.
+            metrics::histogram!("hets_record_commit_seconds").record(started.elapsed().as_secs_f64());
+            metrics::histogram!("hets_record_commit_records").record(records.len() as f64);
+            match written {
                 Ok(()) => true,
                 Err(e) => {
                     tracing::error!(error = %e, records = records.len(), "could not record transactions");

@@ -191,6 +191,9 @@ async fn success_on_both_bindings() {
     }
     let m = send_raw(h.addr, b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").await;
     assert!(m.body.contains("hets_requests_total"), "{}", m.body);
+    // The group commit's own histograms, with their own buckets.
+    assert!(m.body.contains(r#"hets_record_commit_seconds_bucket{le="0.0001"}"#), "{}", m.body);
+    assert!(m.body.contains(r#"hets_record_commit_records_bucket{le="2000"}"#), "{}", m.body);
     assert!(!m.body.contains("HARTWELL") && !m.body.contains("2DG9NX3WK42"));
 }
 
