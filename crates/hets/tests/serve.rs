@@ -43,22 +43,7 @@ fn request(port: u16, payload_id: &str) -> Option<u16> {
 fn sigkill_during_load_loses_no_delivered_record() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut child = Command::new(HETS)
-        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(dir.path())
-        .env("HETS_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // The banner (endpoints, demo credentials, a hets send command) comes once it listens.
-    let mut banner = String::new();
-    let mut lines = BufReader::new(child.stdout.take().unwrap());
-    while !banner.contains("hets -- send") {
-        let mut line = String::new();
-        assert!(lines.read_line(&mut line).unwrap() > 0, "hets serve ended early: {banner}");
-        banner.push_str(&line);
-    }
+    let (mut server, banner) = start_demo(dir.path(), port);
     assert!(banner.contains("/eligibility/realtime/soap") && banner.contains("demo-clearinghouse-pass"), "{banner}");
     assert_eq!(request(port, "00000000-0000-4000-8000-000000000000"), Some(200));
 
@@ -82,8 +67,8 @@ fn sigkill_during_load_loses_no_delivered_record() {
     while delivered.lock().unwrap().len() < 50 && started.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(50));
     }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    server.0.kill().unwrap(); // SIGKILL
+    server.0.wait().unwrap();
     stop.store(true, Ordering::Relaxed);
     for w in workers {
         w.join().unwrap();
@@ -176,8 +161,9 @@ impl Drop for Server {
     }
 }
 
-/// Starts `hets serve --demo` on a data directory and waits for its banner.
-fn start_demo(dir: &std::path::Path, port: u16) -> Server {
+/// Starts `hets serve --demo` on a data directory and returns once it listens, with its banner
+/// (endpoints, demo credentials, a `hets send` command).
+fn start_demo(dir: &std::path::Path, port: u16) -> (Server, String) {
     let mut child = Command::new(HETS)
         .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(dir)
@@ -193,7 +179,7 @@ fn start_demo(dir: &std::path::Path, port: u16) -> Server {
         assert!(lines.read_line(&mut line).unwrap() > 0, "hets serve ended early: {banner}");
         banner.push_str(&line);
     }
-    Server(child)
+    (Server(child), banner)
 }
 
 /// A SQLite database takes one server process (the PayloadID filter and the group commit are
@@ -202,7 +188,7 @@ fn start_demo(dir: &std::path::Path, port: u16) -> Server {
 #[test]
 fn a_second_server_on_one_sqlite_database_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let mut first = start_demo(dir.path(), free_port());
+    let (mut first, _) = start_demo(dir.path(), free_port());
     let second = Command::new(HETS)
         .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{}", free_port()), "--data-dir"])
         .arg(dir.path())

@@ -553,16 +553,26 @@ fn read_relationship(conn: &Connection, submitter: &str, npi: &str) -> Result<Op
 }
 
 fn provider_from_row(r: &Row<'_>) -> rusqlite::Result<ProviderRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+    provider_at(r, 0)
 }
 
-fn relationship_from_row(r: &Row<'_>) -> rusqlite::Result<(String, String, String, String, Option<String>)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+/// A provider's seven columns, from column `at` on.
+fn provider_at(r: &Row<'_>, at: usize) -> rusqlite::Result<ProviderRow> {
+    Ok((r.get(at)?, r.get(at + 1)?, r.get(at + 2)?, r.get(at + 3)?, r.get(at + 4)?, r.get(at + 5)?, r.get(at + 6)?))
 }
 
-fn relationship(
-    (submitter, npi, status, effective, end): (String, String, String, String, Option<String>),
-) -> Result<Relationship, StoreError> {
+type RelationshipRow = (String, String, String, String, Option<String>);
+
+fn relationship_from_row(r: &Row<'_>) -> rusqlite::Result<RelationshipRow> {
+    relationship_at(r, 0)
+}
+
+/// A relationship's five columns, from column `at` on.
+fn relationship_at(r: &Row<'_>, at: usize) -> rusqlite::Result<RelationshipRow> {
+    Ok((r.get(at)?, r.get(at + 1)?, r.get(at + 2)?, r.get(at + 3)?, r.get(at + 4)?))
+}
+
+fn relationship((submitter, npi, status, effective, end): RelationshipRow) -> Result<Relationship, StoreError> {
     Ok(Relationship {
         submitter,
         npi,
@@ -646,27 +656,14 @@ impl Store for SqliteStore {
         let Some(row) = rows.next().map_err(sq(context))? else {
             return Err(StoreError::corrupt("request facts", "the constant row is missing"));
         };
-        let provider = match row.get::<_, Option<String>>(0).map_err(sq(context))? {
-            Some(npi) => Some(provider((
-                npi,
-                row.get(1).map_err(sq(context))?,
-                row.get(2).map_err(sq(context))?,
-                row.get(3).map_err(sq(context))?,
-                row.get(4).map_err(sq(context))?,
-                row.get(5).map_err(sq(context))?,
-                row.get(6).map_err(sq(context))?,
-            ))?),
-            None => None,
+        // A missing provider or relationship reads as NULL in its first column (a key).
+        let provider = match row.get_ref(0).map_err(sq(context))? {
+            ValueRef::Null => None,
+            _ => Some(provider(provider_at(row, 0).map_err(sq(context))?)?),
         };
-        let relationship = match row.get::<_, Option<String>>(7).map_err(sq(context))? {
-            Some(submitter) => Some(relationship((
-                submitter,
-                row.get(8).map_err(sq(context))?,
-                row.get(9).map_err(sq(context))?,
-                row.get(10).map_err(sq(context))?,
-                row.get(11).map_err(sq(context))?,
-            ))?),
-            None => None,
+        let relationship = match row.get_ref(7).map_err(sq(context))? {
+            ValueRef::Null => None,
+            _ => Some(relationship(relationship_at(row, 7).map_err(sq(context))?)?),
         };
         // Decoded straight from SQLite's buffer: no copy of the blob.
         let beneficiary = match row.get_ref(12).map_err(sq(context))? {
