@@ -759,14 +759,16 @@ impl Store for SqliteStore {
             }
             let context = "storing replayable answers";
             let mut stmt = tx.prepare_cached(INSERT_REPLAY).map_err(sq(context))?;
+            let mut packed = Vec::new();
             for r in replays {
+                codec::pack_answer(&r.response, &mut packed);
                 stmt.execute(params![
                     r.sender,
                     r.payload_id,
                     codec::instant_to_millis(r.at),
                     r.request_digest,
                     r.payload_type,
-                    r.response,
+                    packed,
                 ])
                 .map_err(sq(context))?;
             }
@@ -793,14 +795,17 @@ impl Store for SqliteStore {
             .query_row(params![sender, payload_id, since_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .optional()
             .map_err(sq(context))?;
-        Ok(row.map(|(at, request_digest, payload_type, response)| Replay {
-            sender: sender.to_string(),
-            payload_id: payload_id.to_string(),
-            at: codec::millis_to_instant(at),
-            request_digest,
-            payload_type,
-            response,
-        }))
+        row.map(|(at, request_digest, payload_type, response)| {
+            Ok(Replay {
+                sender: sender.to_string(),
+                payload_id: payload_id.to_string(),
+                at: codec::millis_to_instant(at),
+                request_digest,
+                payload_type,
+                response: codec::unpack_answer(response)?,
+            })
+        })
+        .transpose()
     }
 
     fn purge_replays(&self, before: Instant) -> Result<u64, StoreError> {
@@ -1313,7 +1318,7 @@ mod tests {
             .unwrap()
             .execute(
                 "INSERT INTO payload_replay (sender_id, payload_id, at_ms, request_digest, payload_type, response)
-                 VALUES ('WDEMO001', 'other-connection', ?1, 'd', 'X12_271_Response_005010X279A1', x'00')",
+                 VALUES ('WDEMO001', 'other-connection', ?1, 'd', 'X12_271_Response_005010X279A1', x'49')",
                 [codec::instant_to_millis(at)],
             )
             .unwrap();

@@ -39,8 +39,9 @@ BEGIN
 END;
 
 -- D11: the answer to each (SenderID, PayloadID) for 24 hours. Rows are appended in arrival
--- order, so an answer's ~3 KB lands on the table's last pages and only the small unique index
--- takes a random leaf per insert (see migration 0002).
+-- order, so an answer lands on the table's last pages and only the small unique index takes a
+-- random leaf per insert (see migration 0002). `response` holds the answer as it was sent, or
+-- (from 2026-12) compressed: a 0 byte, the length, an LZ4 block (see `codec::pack_answer`).
 CREATE TABLE IF NOT EXISTS records.payload_replay (
     id             INTEGER PRIMARY KEY,
     sender_id      TEXT NOT NULL,
