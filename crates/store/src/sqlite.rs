@@ -1365,8 +1365,10 @@ mod tests {
         }
         commits.join().unwrap();
         let wal = std::fs::metadata(dir.path().join("wal.db-wal")).unwrap().len();
-        // The WAL file keeps the largest extent it reached between two restarts.
-        assert!(wal < 4 << 20, "WAL of {wal} bytes after {rounds} rounds");
+        // The WAL file keeps the largest extent it reached between two restarts. Without them it
+        // would hold all 24 MB and more; a third of that leaves room for a slow `fdatasync` on a
+        // machine busy with other tests (4 MB proved tight under such load).
+        assert!(wal < 8 << 20, "WAL of {wal} bytes after {rounds} rounds");
         let rows: i64 = checkpointer.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
         assert_eq!(rows, 3000, "every commit is still there");
     }
