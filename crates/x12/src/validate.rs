@@ -120,6 +120,16 @@ impl SetValidator {
                 return Some(self.enter(depth, i, seg, fields, false));
             }
         }
+        self.step_elsewhere(seg, fields)
+    }
+
+    /// [`SetValidator::step_fields`] for a segment that is not next in any open loop: a repeat,
+    /// or one out of place. Cold and out of line, so that the usual step does not carry its
+    /// second copy of `enter` and its reports.
+    #[cold]
+    #[inline(never)]
+    fn step_elsewhere(&mut self, seg: &Segment<'_>, fields: &Fields<'_>) -> Option<Matched> {
+        let id = fields.id;
         // Backward: a segment or loop that already had its turn.
         for depth in (0..self.depth).rev() {
             if let Some(i) = find(&self.stack[depth], fields, false) {
@@ -212,20 +222,14 @@ impl SetValidator {
             Some(child) => (child.id, child.check_elements),
             None => (def.id, def.check_elements),
         };
-        let mut structural = None;
-        if entry.usage == Usage::NotUsed {
-            structural = Some((
-                S::NotUsedSegmentPresent,
-                format!("loop {} is not used by this implementation", show_loop(loop_id)),
-            ));
+        // Only the code here; the report's text is made out of line, when there is one.
+        let structural = if entry.usage == Usage::NotUsed {
+            Some(S::NotUsedSegmentPresent)
         } else if count > entry.max || repeat_of_done_loop {
-            structural = Some(match entry.child {
-                Some(_) => {
-                    (S::LoopOverMaximum, format!("loop {} occurs more than {} time(s)", show_loop(loop_id), entry.max))
-                }
-                None => (S::SegmentOverMaximum, format!("{} occurs more than {} time(s)", show(id), entry.max)),
-            });
-        }
+            Some(if entry.child.is_some() { S::LoopOverMaximum } else { S::SegmentOverMaximum })
+        } else {
+            None
+        };
         if let Some(child) = entry.child {
             self.depth = depth + 2;
             let mut nf = Frame::new(child);
@@ -240,15 +244,36 @@ impl SetValidator {
         if entry.key == HL_KEY && structural.is_none() {
             self.check_hl(fields, entry.seg.slot, &mut elements);
         }
-        if let Some((code, detail)) = structural {
-            self.error(id, loop_id, code, detail);
+        if let Some(code) = structural {
+            self.report_structural(id, loop_id, entry.max, code);
         } else if !elements.is_empty() {
-            let detail = format!("{} has data element errors", show(id));
-            if let Some(e) = self.error(id, loop_id, S::ElementErrors, detail) {
-                e.elements = elements;
-            }
+            self.report_elements(id, loop_id, elements);
         }
         Matched { slot: entry.seg.slot, loop_id }
+    }
+
+    /// The IK3 of a segment or loop that may not be here, or not this many times. Cold and
+    /// out of line, as is [`SetValidator::report_elements`]: their text building inlined into
+    /// the step cost the valid segments a few instructions each.
+    #[cold]
+    #[inline(never)]
+    fn report_structural(&mut self, id: &[u8], loop_id: &'static str, max: u16, code: S) {
+        let detail = match code {
+            S::NotUsedSegmentPresent => format!("loop {} is not used by this implementation", show_loop(loop_id)),
+            S::LoopOverMaximum => format!("loop {} occurs more than {} time(s)", show_loop(loop_id), max),
+            _ => format!("{} occurs more than {} time(s)", show(id), max),
+        };
+        self.error(id, loop_id, code, detail);
+    }
+
+    /// The IK3 of a segment with data element errors, and its IK4s.
+    #[cold]
+    #[inline(never)]
+    fn report_elements(&mut self, id: &[u8], loop_id: &'static str, elements: Vec<ElementError>) {
+        let detail = format!("{} has data element errors", show(id));
+        if let Some(e) = self.error(id, loop_id, S::ElementErrors, detail) {
+            e.elements = elements;
+        }
     }
 
     /// HL01 counts up from 1; HL02 names the parent level's HL01.
