@@ -171,16 +171,7 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
             return Checked::Interchange { interchange: f.partial.map(|h| *h), ta1 };
         }
     };
-    let refuse = |code: Ta1Code, detail: String| -> Checked<'a, R::Out> {
-        let ta1 = Ta1 {
-            control_number: header.control_number.to_string(),
-            date: header.date.to_string(),
-            time: header.time.to_string(),
-            code,
-            detail,
-        };
-        Checked::Interchange { interchange: Some(header.clone()), ta1 }
-    };
+    let refuse = |code: Ta1Code, detail: String| -> Checked<'a, R::Out> { refused(&header, code, detail) };
     if let Some(r) = rules.receiver_id
         && header.receiver_id != r
     {
@@ -410,6 +401,22 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
         errors: group_errors,
     };
     Checked::Rejected { interchange: header, ack }
+}
+
+/// The TA1 verdict on an interchange whose ISA was read. Cold and out of line: built in the
+/// closure each refusal calls, its copies of the header's texts weighed on the segment loop of
+/// every interchange, refused or not.
+#[cold]
+#[inline(never)]
+fn refused<'a, T>(header: &InterchangeHeader<'a>, code: Ta1Code, detail: String) -> Checked<'a, T> {
+    let ta1 = Ta1 {
+        control_number: header.control_number.to_string(),
+        date: header.date.to_string(),
+        time: header.time.to_string(),
+        code,
+        detail,
+    };
+    Checked::Interchange { interchange: Some(header.clone()), ta1 }
 }
 
 /// The next segment, split for a reader: the envelope's own segments are read here, and every

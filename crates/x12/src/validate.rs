@@ -335,6 +335,7 @@ impl SetValidator {
         self.report_missing_entries(depth, from, to);
     }
 
+    #[cold]
     #[inline(never)]
     fn report_missing_entries(&mut self, depth: usize, from: usize, to: usize) {
         let def = self.stack[depth].def;
