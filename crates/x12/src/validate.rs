@@ -497,22 +497,26 @@ impl Scan {
                 }
             }
         }
-        let mut at = 48;
-        while at + 16 < raw.len() {
-            if let Some(w) = raw.get(at..).and_then(|r| r.first_chunk::<16>()) {
-                lanes = Scan::add_word(lanes, w, d);
-            }
-            at += 16;
+        if raw.len() > 64 {
+            lanes = Scan::add_middle(lanes, raw, d);
         }
         Scan { flags: lanes.iter().fold(0, |a, &l| a | l) }
     }
 
-    /// `lanes` with the flags of the sixteen bytes of `w` or-ed in. Out of line: only segments
-    /// over 64 bytes need it, and inlined it brought back the loop vectorised across words.
+    /// `lanes` with the flags of the words of `raw` from byte 48 on, short of its last sixteen
+    /// bytes, or-ed in. Out of line: only segments over 64 bytes need it, and the loop inlined
+    /// was vectorised across words again, and made the usual scan save and restore registers.
     #[inline(never)]
-    fn add_word(mut lanes: [u8; 16], w: &[u8; 16], d: crate::Delimiters) -> [u8; 16] {
-        for (lane, &b) in lanes.iter_mut().zip(w) {
-            *lane |= u8::from(!is_x12_char(b)) | u8::from(b == d.repetition) << 1 | u8::from(b == d.component) << 2;
+    fn add_middle(mut lanes: [u8; 16], raw: &[u8], d: crate::Delimiters) -> [u8; 16] {
+        let mut at = 48;
+        while at + 16 < raw.len() {
+            if let Some(w) = raw.get(at..).and_then(|r| r.first_chunk::<16>()) {
+                for (lane, &b) in lanes.iter_mut().zip(w) {
+                    *lane |=
+                        u8::from(!is_x12_char(b)) | u8::from(b == d.repetition) << 1 | u8::from(b == d.component) << 2;
+                }
+            }
+            at += 16;
         }
         lanes
     }
