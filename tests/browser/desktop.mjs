@@ -359,6 +359,40 @@ await scenario('five wrong passwords lock the account', async () => {
   await page.context().close();
 });
 
+// 9. The help desk sets a new password for the user locked above (which lifts the lock) and
+// adds a provider user for another enrolled NPI, who signs in to that NPI's page.
+await scenario('the help desk resets a locked password and adds a provider user', async () => {
+  await adm.goto(`${BASE}/desktop/admin/users`);
+  const locked = adm.locator('#users tr', { hasText: 'wdemo003' });
+  assert.match(await locked.textContent(), /until/);
+  await adm.getByLabel('Username').fill('wdemo003');
+  await adm.getByLabel('Role').selectOption('submitter');
+  await adm.getByLabel('Submitter id').fill('WDEMO003');
+  await adm.getByLabel('Password').fill('a-new-desktop-pass');
+  await adm.getByRole('button', { name: 'Save user' }).click();
+  await adm.getByText('User wdemo003 saved').waitFor();
+  assert.doesNotMatch(await locked.textContent(), /until/);
+
+  await adm.getByLabel('Username').fill('harbor');
+  await adm.getByLabel('Role').selectOption('provider');
+  await adm.getByLabel('NPI').fill('1497429880');
+  await adm.getByLabel('Password').fill('harbor-front-desk-pass');
+  await adm.getByRole('button', { name: 'Save user' }).click();
+  await adm.getByText('User harbor saved').waitFor();
+  assert.match(await adm.locator('#users tr', { hasText: 'harbor' }).textContent(), /provider user\s*NPI 1497429880/);
+  await shot(adm, '20-admin-users');
+
+  const page = await newPage();
+  await signIn(page, 'wdemo003', 'a-new-desktop-pass');
+  assert.match(page.url(), /\/desktop\/s\/WDEMO003$/);
+  await page.context().close();
+  const prov = await newPage();
+  await signIn(prov, 'harbor', 'harbor-front-desk-pass');
+  assert.match(prov.url(), /\/desktop\/p\/1497429880$/);
+  await prov.getByRole('heading', { name: 'Vendor attestations · NPI 1497429880' }).waitFor();
+  await prov.context().close();
+});
+
 await browser.close();
 fs.rmSync(downloads, { recursive: true, force: true });
 console.log(`${failures === 0 ? 'all scenarios passed' : `${failures} scenario(s) failed`} in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -1,7 +1,7 @@
 //! The desktop's HTML pages over real HTTP on loopback, against a real SQLite store: one
 //! submitter walled off from another by direct URL, the help desk's pages closed to submitter
 //! users, CSRF tokens on every form, the session cookie's attributes, lockout after five wrong
-//! passwords, and no PHI in the logs of a beneficiary lookup.
+//! passwords, the help desk's users page, and no PHI in the logs of a beneficiary lookup.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
@@ -158,6 +158,129 @@ async fn a_submitter_cannot_see_or_change_another_submitters_data_by_direct_url(
     let theirs = admin.get("/desktop/s/WDEMO002/relationships").await;
     assert_eq!(theirs.status, 200);
     assert!(theirs.body.contains("1125213722"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_help_desk_adds_users_and_resets_a_password_on_the_users_page() {
+    let w = world().await;
+    let admin = Browser::sign_in(w.addr, "helpdesk").await;
+    let page = admin.get("/desktop/admin/users").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Add a user or set a password"), "{}", page.body);
+    let csrf = admin.csrf.clone();
+
+    // A provider user for the personas' provider; the submitter id left in the form is ignored.
+    let added = admin
+        .post(
+            "/desktop/admin/users",
+            &[
+                ("csrf", &csrf),
+                ("username", " bayside "),
+                ("role", "provider"),
+                ("submitter", "WDEMO001"),
+                ("npi", "1125213722"),
+                ("password", "bayside-front-desk-1"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 303, "{}", added.body);
+    assert_eq!(added.headers["location"], "/desktop/admin/users?ok=User+bayside+saved");
+    let u = sync(|| w.store.desktop_user("bayside")).unwrap().unwrap();
+    assert_eq!(
+        (u.role, u.npi.as_deref(), u.submitter.as_deref()),
+        (store::DesktopRole::Provider, Some("1125213722"), None)
+    );
+    let listed = admin.get("/desktop/admin/users?ok=User+bayside+saved").await;
+    assert!(listed.body.contains("<td>bayside</td><td>provider user</td><td>NPI 1125213722</td>"), "{}", listed.body);
+    let provider = sign_in_raw(w.addr, "bayside", "bayside-front-desk-1").await;
+    assert_eq!(provider.status, 303, "the new user signs in");
+
+    // Refusals are said on the page, with the form as it was sent (the password excepted).
+    for (fields, status, message) in [
+        (
+            [
+                ("username", "x"),
+                ("role", "submitter"),
+                ("submitter", "WNOSUCH1"),
+                ("npi", ""),
+                ("password", "long-enough-pass"),
+            ],
+            404,
+            "WNOSUCH1",
+        ),
+        (
+            [
+                ("username", "x"),
+                ("role", "submitter"),
+                ("submitter", ""),
+                ("npi", ""),
+                ("password", "long-enough-pass"),
+            ],
+            400,
+            "a submitter user needs a submitter id",
+        ),
+        (
+            [
+                ("username", "x"),
+                ("role", "provider"),
+                ("submitter", ""),
+                ("npi", "1125213723"),
+                ("password", "long-enough-pass"),
+            ],
+            400,
+            "check digit",
+        ),
+        (
+            [("username", "x"), ("role", "admin"), ("submitter", ""), ("npi", ""), ("password", "short")],
+            400,
+            "at least 12 characters",
+        ),
+        (
+            [("username", "x"), ("role", "root"), ("submitter", ""), ("npi", ""), ("password", "long-enough-pass")],
+            400,
+            "unknown role",
+        ),
+    ] {
+        let mut sent = vec![("csrf", csrf.as_str())];
+        sent.extend(fields);
+        let r = admin.post("/desktop/admin/users", &sent).await;
+        assert_eq!(r.status, status, "{fields:?}: {}", r.body);
+        assert!(r.body.contains(message), "{fields:?}: {}", r.body);
+        assert!(sync(|| w.store.desktop_user("x")).unwrap().is_none(), "{fields:?}");
+    }
+
+    // A password reset: the same username, a new password, and the lock lifted.
+    for _ in 0..5 {
+        sign_in_raw(w.addr, "wdemo002", "not-the-password").await;
+    }
+    assert_eq!(sign_in_raw(w.addr, "wdemo002", PASSWORD).await.status, 423);
+    let reset = admin
+        .post(
+            "/desktop/admin/users",
+            &[
+                ("csrf", &csrf),
+                ("username", "wdemo002"),
+                ("role", "submitter"),
+                ("submitter", "WDEMO002"),
+                ("npi", ""),
+                ("password", "a-brand-new-password"),
+            ],
+        )
+        .await;
+    assert_eq!(reset.status, 303, "{}", reset.body);
+    assert_eq!(sign_in_raw(w.addr, "wdemo002", PASSWORD).await.status, 401);
+    assert_eq!(sign_in_raw(w.addr, "wdemo002", "a-brand-new-password").await.status, 303);
+
+    // Submitter users cannot use the form.
+    let one = Browser::sign_in(w.addr, "wdemo001").await;
+    let r = one
+        .post(
+            "/desktop/admin/users",
+            &[("csrf", &one.csrf), ("username", "mine"), ("role", "admin"), ("password", "long-enough-pass")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(sync(|| w.store.desktop_user("mine")).unwrap().is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -32,7 +32,7 @@ pub(super) fn routes() -> axum::Router<Pages> {
         .route("/desktop/admin/bulletins/{bid}/send", post(send_bulletin))
         .route("/desktop/admin/outbox", get(outbox))
         .route("/desktop/admin/availability", get(availability))
-        .route("/desktop/admin/users", get(users))
+        .route("/desktop/admin/users", get(users).post(put_user))
         .route("/desktop/admin/users/{username}/unlock", post(unlock))
         .route("/desktop/admin/relationship-rule", get(rule).post(set_rule))
         .route("/desktop/admin/provider", get(provider))
@@ -588,38 +588,99 @@ async fn availability(State(st): State<Pages>, headers: HeaderMap, Query(q): Que
 
 // Desktop users.
 
-async fn users(State(st): State<Pages>, headers: HeaderMap, Query(q): Query<Fields>) -> Response {
-    view(st, headers, move |st, ctx| {
-        let list = st.svc.users(&ctx.p)?;
-        let now = st.svc.now();
-        let body = html! {
-            (alert_ok(ok_text(&q)))
-            table id="users" {
-                thead { tr { th { "User" } th { "Role" } th { "Submitter / NPI" } th { "Wrong passwords" } th { "Locked" } } }
-                tbody {
-                    @for u in &list {
-                        tr {
-                            td { (u.username) }
-                            td { (match u.role {
-                                store::DesktopRole::Admin => "help desk",
-                                store::DesktopRole::Submitter => "submitter user",
-                                store::DesktopRole::Provider => "provider user",
-                            }) }
-                            td { @if let Some(npi) = &u.npi { "NPI " (npi) } @else { (u.submitter.as_deref().unwrap_or("—")) } }
-                            td.num { (u.failed_attempts) }
-                            td {
-                                @if let Some(l) = u.locked_until.filter(|l| *l > now) {
-                                    "until " (when(l)) " "
-                                    form.inline method="post" action=(format!("/desktop/admin/users/{}/unlock", seg(&u.username))) {
-                                        (csrf_field(ctx)) button.small.secondary type="submit" { "Unlock" } }
-                                } @else { span.muted { "no" } }
-                            }
+fn users_view(
+    ctx: &Ctx,
+    st: &Pages,
+    form: &Fields,
+    refused: Option<(StatusCode, String)>,
+    ok: Option<&str>,
+) -> Result<Response, DesktopError> {
+    let list = st.svc.users(&ctx.p)?;
+    let now = st.svc.now();
+    let role = field(form, "role");
+    let body = html! {
+        (alert_ok(ok))
+        table id="users" {
+            thead { tr { th { "User" } th { "Role" } th { "Submitter / NPI" } th { "Wrong passwords" } th { "Locked" } } }
+            tbody {
+                @for u in &list {
+                    tr {
+                        td { (u.username) }
+                        td { (match u.role {
+                            store::DesktopRole::Admin => "help desk",
+                            store::DesktopRole::Submitter => "submitter user",
+                            store::DesktopRole::Provider => "provider user",
+                        }) }
+                        td { @if let Some(npi) = &u.npi { "NPI " (npi) } @else { (u.submitter.as_deref().unwrap_or("—")) } }
+                        td.num { (u.failed_attempts) }
+                        td {
+                            @if let Some(l) = u.locked_until.filter(|l| *l > now) {
+                                "until " (when(l)) " "
+                                form.inline method="post" action=(format!("/desktop/admin/users/{}/unlock", seg(&u.username))) {
+                                    (csrf_field(ctx)) button.small.secondary type="submit" { "Unlock" } }
+                            } @else { span.muted { "no" } }
                         }
                     }
                 }
             }
+        }
+        h2 { "Add a user or set a password" }
+        div.card {
+            p.hint { "A username that exists is replaced: its role, submitter or NPI and password are set anew and it is unlocked." }
+            (alert_error(refused.as_ref().map(|(_, m)| m.as_str())))
+            form method="post" action="/desktop/admin/users" {
+                (csrf_field(ctx))
+                div.grid {
+                    (input("username", "Username", "text", field(form, "username"), None, None))
+                    div.field {
+                        label for="role" { "Role" }
+                        select id="role" name="role" {
+                            @for (value, label) in [("submitter", "submitter user"), ("provider", "provider user"), ("admin", "help desk")] {
+                                option value=(value) selected[value == role] { (label) }
+                            }
+                        }
+                    }
+                    (input("submitter", "Submitter id", "text", field(form, "submitter"), Some("(submitter users)"), None))
+                    (input("npi", "NPI", "text", field(form, "npi"), Some("(provider users, 10 digits)"), None))
+                    (input("password", "Password", "password", "", Some("(12+ characters)"), None))
+                }
+                button type="submit" { "Save user" }
+            }
+        }
+    };
+    let status = refused.map_or(StatusCode::OK, |(s, _)| s);
+    Ok(page(status, "Desktop users", Some(ctx), "users", body))
+}
+
+async fn users(State(st): State<Pages>, headers: HeaderMap, Query(q): Query<Fields>) -> Response {
+    view(st, headers, move |st, ctx| users_view(ctx, st, &Fields::new(), None, ok_text(&q))).await
+}
+
+/// Adds a desktop user, or replaces one (the help desk's password reset), through the same
+/// service call as `POST /api/users`. Only the field the role uses is read: a submitter id left
+/// in the form does not make a provider user invalid.
+async fn put_user(State(st): State<Pages>, headers: HeaderMap, Form(form): Form<Fields>) -> Response {
+    act(st, headers, form, move |st, ctx, form| {
+        let role = match field(form, "role") {
+            "submitter" => store::DesktopRole::Submitter,
+            "provider" => store::DesktopRole::Provider,
+            "admin" => store::DesktopRole::Admin,
+            other => return Err(DesktopError::Invalid(format!("unknown role `{other}`"))),
         };
-        ok_page("Desktop users", ctx, "users", body)
+        let given = |name: &str| Some(field(form, name).trim().to_string()).filter(|s| !s.is_empty());
+        let user = store::NewDesktopUser {
+            username: field(form, "username").trim().to_string(),
+            role,
+            submitter: given("submitter").filter(|_| role == store::DesktopRole::Submitter),
+            npi: given("npi").filter(|_| role == store::DesktopRole::Provider),
+            password: form.get("password").cloned().unwrap_or_default(),
+        };
+        match st.svc.put_user(&ctx.p, &user) {
+            Ok(()) => Ok(see_other(&format!("/desktop/admin/users?ok=User+{}+saved", seg(&user.username)))),
+            // An unknown submitter is a mistake in the form, said next to it.
+            Err(DesktopError::NotFound(m)) => users_view(ctx, st, form, Some((StatusCode::NOT_FOUND, m)), None),
+            Err(e) => users_view(ctx, st, form, Some(refusal(e)?), None),
+        }
     })
     .await
 }
