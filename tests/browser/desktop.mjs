@@ -163,6 +163,14 @@ await scenario('an HDT Batch upload with good and bad rows, and its result file'
   ].join('\r\n') + '\r\n';
   assert.equal(got, expected);
 
+  // The result is kept: listed under the latest uploads on a fresh visit, and downloadable
+  // from there too.
+  await sub.goto(`${BASE}/desktop/s/WDEMO001/batch`);
+  const earlier = sub.locator('#batch-history tr', { hasText: name });
+  assert.match(await earlier.textContent(), /wdemo001\s*2\s*4/);
+  const [again] = await Promise.all([sub.waitForEvent('download'), earlier.getByRole('link').click()]);
+  assert.equal(fs.readFileSync(await again.path(), 'utf8'), expected);
+
   // A name off the convention is refused whole, with the convention in the message.
   await sub.locator('#file').setInputFiles({ name: 'relationships.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
   await sub.getByRole('button', { name: 'Upload' }).click();

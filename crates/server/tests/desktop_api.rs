@@ -338,6 +338,34 @@ async fn an_hdt_batch_applies_the_good_rows_and_reports_the_bad_ones() {
         "action,npi,effective_date,end_date,status,reason\r\nDELETE,1497429880,,,ACCEPTED,\r\nADD,1660947684,2026-01-01,,REJECTED,a relationship with NPI 1660947684 exists already: use EDIT\r\nEDIT,2298510209,2026-01-01,,REJECTED,no relationship with NPI 2298510209 to edit: use ADD\r\n"
     );
     assert!(sync(|| w.store.relationship("WDEMO002", "1497429880")).unwrap().is_none());
+
+    // Both result files are kept: listed newest first, and downloadable later by name from
+    // another session (the help desk's too), not by another submitter.
+    let list = c.call("GET", "/api/submitters/WDEMO002/batch/results", None).await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    let items = list.json();
+    let names: Vec<&str> = items.as_array().unwrap().iter().map(|r| r["result_name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["WDEMO002_HDTB_20261201_002_RESULTS.csv", "WDEMO002_HDTB_20261201_001_RESULTS.csv"]);
+    assert_eq!(
+        (items[0]["file_name"].clone(), items[0]["username"].clone(), items[0]["accepted"].clone()),
+        (json!("WDEMO002_HDTB_20261201_002.csv"), json!("wdemo002"), json!(1))
+    );
+    assert!(items[0].get("result_csv").is_none(), "a listing leaves the files out");
+    let admin = sign_in(&w, "helpdesk").await;
+    let kept =
+        admin.call("GET", "/api/submitters/WDEMO002/batch/results/WDEMO002_HDTB_20261201_001_RESULTS.csv", None).await;
+    assert_eq!(kept.status, 200, "{}", kept.body);
+    assert_eq!(kept.headers["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(kept.headers["content-disposition"], "attachment; filename=\"WDEMO002_HDTB_20261201_001_RESULTS.csv\"");
+    assert_eq!(kept.body, GOOD_RESULT);
+    let missing =
+        c.call("GET", "/api/submitters/WDEMO002/batch/results/WDEMO002_HDTB_20261201_009_RESULTS.csv", None).await;
+    assert_eq!(missing.status, 404);
+    let other = sign_in(&w, "wdemo001").await;
+    let theirs =
+        other.call("GET", "/api/submitters/WDEMO002/batch/results/WDEMO002_HDTB_20261201_001_RESULTS.csv", None).await;
+    assert_eq!(theirs.status, 404, "another submitter's results are not found");
+    assert_eq!(other.call("GET", "/api/submitters/WDEMO002/batch/results", None).await.status, 404);
 }
 
 /// The NPI whose first nine digits are `base` (Luhn over the `80840` prefix).

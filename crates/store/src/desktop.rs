@@ -235,6 +235,26 @@ impl Audience {
     }
 }
 
+/// One HDT Batch upload's result file (D16), kept with the upload's relationship changes.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct BatchResult {
+    /// The store's id (ignored when writing).
+    pub id: i64,
+    pub submitter: String,
+    /// Who uploaded it.
+    pub username: String,
+    /// The uploaded file's name.
+    pub file_name: String,
+    /// `<stem>_RESULTS.csv`.
+    pub result_name: String,
+    pub at: Instant,
+    pub accepted: u32,
+    pub rejected: u32,
+    /// The result file (empty in listings, which leave it out).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub result_csv: String,
+}
+
 /// A release bulletin: composed, scheduled, then sent (queued in the outbox) once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Bulletin {

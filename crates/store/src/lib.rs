@@ -32,8 +32,8 @@ pub use compliance::{
     RelationshipChange, Standing, StandingChange, StatusChange,
 };
 pub use desktop::{
-    Attestation, AttestationState, Audience, Bulletin, ConnectionMethod, DesktopRole, DesktopUser, FreezeWindow,
-    NewDesktopUser, NewSubmitter, RelationshipPage, RelationshipRule, Session, SignIn, SubmitterProfile,
+    Attestation, AttestationState, Audience, BatchResult, Bulletin, ConnectionMethod, DesktopRole, DesktopUser,
+    FreezeWindow, NewDesktopUser, NewSubmitter, RelationshipPage, RelationshipRule, Session, SignIn, SubmitterProfile,
 };
 pub use migrate::Migration;
 
@@ -331,8 +331,24 @@ pub trait Store: Send + Sync {
     ) -> Result<RelationshipPage, StoreError>;
 
     /// Inserts or replaces `put` and deletes the NPIs of `delete`, all of one submitter, in one
-    /// transaction (the HDT Batch).
+    /// transaction (the desktop's single edits).
     fn write_relationships(&self, submitter: &str, put: &[Relationship], delete: &[String]) -> Result<(), StoreError>;
+
+    /// An HDT Batch upload: [`Store::write_relationships`] and the upload's result file, in one
+    /// transaction, so a kept result file always tells what was applied. Returns the result's id.
+    fn write_batch(
+        &self,
+        submitter: &str,
+        put: &[Relationship],
+        delete: &[String],
+        result: &BatchResult,
+    ) -> Result<i64, StoreError>;
+
+    /// One submitter's latest batch results, newest first, without their files.
+    fn batch_results(&self, submitter: &str, limit: u32) -> Result<Vec<BatchResult>, StoreError>;
+
+    /// One submitter's latest result file of that name, with the file.
+    fn batch_result(&self, submitter: &str, result_name: &str) -> Result<Option<BatchResult>, StoreError>;
 
     /// Inserts or replaces a provider attestation (by NPI and submitter).
     fn put_attestation(&self, attestation: &Attestation) -> Result<(), StoreError>;

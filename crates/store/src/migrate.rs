@@ -16,6 +16,7 @@ pub const SQLITE: &[Migration] = &[
     Migration { version: 3, name: "compliance", sql: include_str!("../migrations/sqlite/0003_compliance.sql") },
     Migration { version: 4, name: "desktop", sql: include_str!("../migrations/sqlite/0004_desktop.sql") },
     Migration { version: 5, name: "provider_users", sql: include_str!("../migrations/sqlite/0005_provider_users.sql") },
+    Migration { version: 6, name: "batch_results", sql: include_str!("../migrations/sqlite/0006_batch_results.sql") },
 ];
 
 pub const POSTGRES: &[Migration] = &[
@@ -28,6 +29,7 @@ pub const POSTGRES: &[Migration] = &[
         name: "provider_users",
         sql: include_str!("../migrations/postgres/0005_provider_users.sql"),
     },
+    Migration { version: 6, name: "batch_results", sql: include_str!("../migrations/postgres/0006_batch_results.sql") },
 ];
 
 #[cfg(test)]

@@ -9,8 +9,8 @@ mod desktop;
 
 use crate::codec::{self, need};
 use crate::desktop::{
-    Attestation, Bulletin, DesktopUser, FreezeWindow, NewDesktopUser, NewSubmitter, RelationshipPage, Session, SignIn,
-    SubmitterProfile,
+    Attestation, BatchResult, Bulletin, DesktopUser, FreezeWindow, NewDesktopUser, NewSubmitter, RelationshipPage,
+    Session, SignIn, SubmitterProfile,
 };
 use crate::migrate::{self, Migration};
 use crate::pool::Pool;
@@ -786,7 +786,26 @@ impl Store for PgStore {
     }
 
     fn write_relationships(&self, submitter: &str, put: &[Relationship], delete: &[String]) -> Result<(), StoreError> {
-        self.d_write_relationships(submitter, put, delete)
+        self.d_write_relationships(submitter, put, delete, None).map(|_| ())
+    }
+
+    fn write_batch(
+        &self,
+        submitter: &str,
+        put: &[Relationship],
+        delete: &[String],
+        result: &BatchResult,
+    ) -> Result<i64, StoreError> {
+        let id = self.d_write_relationships(submitter, put, delete, Some(result))?;
+        id.ok_or_else(|| StoreError::corrupt("batch result", "no id was given"))
+    }
+
+    fn batch_results(&self, submitter: &str, limit: u32) -> Result<Vec<BatchResult>, StoreError> {
+        self.d_batch_results(submitter, limit, None)
+    }
+
+    fn batch_result(&self, submitter: &str, result_name: &str) -> Result<Option<BatchResult>, StoreError> {
+        Ok(self.d_batch_results(submitter, 1, Some(result_name))?.pop())
     }
 
     fn put_attestation(&self, attestation: &Attestation) -> Result<(), StoreError> {

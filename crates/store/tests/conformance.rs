@@ -542,6 +542,41 @@ fn desktop(store: &dyn Store) {
     assert!(store.write_relationships("WDEMO001", &[rel("1125213722")], &[]).is_err());
     assert_eq!(store.relationships_of("WNEW0001").unwrap(), vec![rel("1125213722")]);
 
+    // HDT Batch: the rows and the result file in one transaction; results listed newest first
+    // without their files, and found by name with theirs (the latest of a name).
+    let result = |name: &str, at_: &str, csv: &str| store::BatchResult {
+        id: 0,
+        submitter: "WNEW0001".into(),
+        username: "wnew0001".into(),
+        file_name: name.replace("_RESULTS", ""),
+        result_name: name.into(),
+        at: at(at_),
+        accepted: 1,
+        rejected: 2,
+        result_csv: csv.into(),
+    };
+    let first = result("WNEW0001_HDTB_20261201_001_RESULTS.csv", "2026-12-01T10:00:00Z", "first\r\n");
+    let id1 = store.write_batch("WNEW0001", &[rel("1497429880")], &[], &first).unwrap();
+    let again = result("WNEW0001_HDTB_20261201_001_RESULTS.csv", "2026-12-01T11:00:00Z", "again\r\n");
+    let id2 = store.write_batch("WNEW0001", &[], &["1497429880".into()], &again).unwrap();
+    assert_ne!(id1, id2);
+    assert_eq!(store.relationships_of("WNEW0001").unwrap(), vec![rel("1125213722")], "the batch's rows applied");
+    let list = store.batch_results("WNEW0001", 10).unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0], store::BatchResult { id: id2, result_csv: String::new(), ..again.clone() });
+    assert_eq!(list[1], store::BatchResult { id: id1, result_csv: String::new(), ..first.clone() });
+    assert_eq!(store.batch_results("WNEW0001", 1).unwrap().len(), 1);
+    assert_eq!(
+        store.batch_result("WNEW0001", &again.result_name).unwrap(),
+        Some(store::BatchResult { id: id2, ..again })
+    );
+    assert_eq!(store.batch_result("WDEMO001", &first.result_name).unwrap(), None, "another submitter's");
+    assert!(store.batch_results("WDEMO001", 10).unwrap().is_empty());
+    // A result for another submitter than the rows' is refused, and nothing is written.
+    let stray = store::BatchResult { submitter: "WDEMO001".into(), ..first };
+    assert!(store.write_batch("WNEW0001", &[rel("1660947684")], &[], &stray).is_err());
+    assert_eq!(store.relationships_of("WNEW0001").unwrap(), vec![rel("1125213722")]);
+
     // Attestations.
     let a = Attestation {
         npi: "1125213722".into(),
@@ -669,5 +704,5 @@ fn postgres_conforms() {
     assert_eq!(again.beneficiary("2DG9NX3WK42").unwrap().unwrap().last_name, "HARTWELL");
     // Each migration ran once, in this schema.
     let n: i64 = admin.query_one(&format!("SELECT count(*) FROM {schema}.schema_migrations"), &[]).unwrap().get(0);
-    assert_eq!(n, 5);
+    assert_eq!(n, 6);
 }

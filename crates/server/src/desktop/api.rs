@@ -57,6 +57,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(service: Arc<DesktopService>) ->
             "/api/submitters/{id}/batch",
             post(batch).layer(axum::extract::DefaultBodyLimit::max(super::batch::MAX_BYTES + 1024)),
         )
+        .route("/api/submitters/{id}/batch/results", get(batch_results))
+        .route("/api/submitters/{id}/batch/results/{name}", get(batch_result))
         .route("/api/submitters/{id}/caps", get(submitter_caps).post(submit_cap))
         .route("/api/caps", get(all_caps))
         .route("/api/caps/{cap}/decision", post(decide_cap))
@@ -491,6 +493,38 @@ async fn batch(
             r
         }
         Ok(Ok(o)) => json(StatusCode::OK, &o),
+        Ok(Err(e)) => failure(e),
+        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "the service failed; try again"),
+    }
+}
+
+/// `GET /api/submitters/{id}/batch/results`: the latest uploads, newest first, without their
+/// files.
+async fn batch_results(State(api): State<Api>, method: Method, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    run(api, method, headers, StatusCode::OK, move |s, p| s.batch_results(p, &id)).await
+}
+
+/// `GET /api/submitters/{id}/batch/results/{name}`: a kept result file, as CSV.
+async fn batch_result(
+    State(api): State<Api>,
+    method: Method,
+    headers: HeaderMap,
+    Path((id, name)): Path<(String, String)>,
+) -> Response {
+    let done = tokio::task::spawn_blocking(move || {
+        let (p, _) = authenticated(&api, &method, &headers)?;
+        api.batch_result(&p, &id, &name)
+    })
+    .await;
+    match done {
+        Ok(Ok(kept)) => {
+            let mut r =
+                (StatusCode::OK, [(header::CONTENT_TYPE, "text/csv; charset=utf-8")], kept.result_csv).into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", kept.result_name)) {
+                r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+            }
+            r
+        }
         Ok(Err(e)) => failure(e),
         Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "the service failed; try again"),
     }

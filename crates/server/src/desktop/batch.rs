@@ -20,13 +20,23 @@
 use super::{DesktopError, DesktopService, Principal, dates, enrollment_problem, freeze_message, npi_format_problem};
 use eligibility::Instant;
 use std::collections::{HashMap, hash_map::Entry};
-use store::{Relationship, RelationshipStatus};
+use store::{BatchResult, Relationship, RelationshipStatus};
 
 /// The header a batch file starts with.
 pub const HEADER: [&str; 4] = ["action", "npi", "effective_date", "end_date"];
 
 /// The largest batch file accepted, in bytes (about 200,000 rows).
 pub const MAX_BYTES: usize = 8 * 1024 * 1024;
+
+/// How many of a submitter's latest results the pages and the API list.
+pub const KEPT_IN_LISTS: u32 = 20;
+
+/// Who uploaded what, and when.
+struct Upload<'a> {
+    username: &'a str,
+    file_name: &'a str,
+    at: Instant,
+}
 
 /// The answer to one upload.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -135,7 +145,8 @@ impl DesktopService {
             .map_err(|e| DesktopError::Invalid(format!("the batch file is not UTF-8 (byte {})", e.valid_up_to())))?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let started = std::time::Instant::now();
-        let outcome = self.process(id, &stem, text, now)?;
+        let upload = Upload { username: p.username(), file_name, at: now };
+        let outcome = self.process(id, &stem, text, &upload)?;
         tracing::info!(
             user = %p.username(),
             submitter = id,
@@ -147,7 +158,21 @@ impl DesktopService {
         Ok(outcome)
     }
 
-    fn process(&self, id: &str, stem: &str, text: &str, _now: Instant) -> Result<BatchOutcome, DesktopError> {
+    /// One submitter's latest batch results (newest first), without their files.
+    pub fn batch_results(&self, p: &Principal, id: &str) -> Result<Vec<BatchResult>, DesktopError> {
+        self.submitter_for(p, id)?;
+        Ok(self.store.batch_results(id, KEPT_IN_LISTS)?)
+    }
+
+    /// One of a submitter's result files by name (the latest of that name).
+    pub fn batch_result(&self, p: &Principal, id: &str, result_name: &str) -> Result<BatchResult, DesktopError> {
+        self.submitter_for(p, id)?;
+        self.store
+            .batch_result(id, result_name)?
+            .ok_or_else(|| DesktopError::NotFound(format!("{id} has no result file {result_name}")))
+    }
+
+    fn process(&self, id: &str, stem: &str, text: &str, upload: &Upload<'_>) -> Result<BatchOutcome, DesktopError> {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -258,7 +283,6 @@ impl DesktopService {
                 Err(_) => {}
             }
         }
-        self.store.write_relationships(id, &put, &delete)?;
         let mut out = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
         let (mut accepted, mut rejected) = (0, 0);
         let write = |out: &mut csv::Writer<Vec<u8>>, fields: &[&str]| {
@@ -279,12 +303,27 @@ impl DesktopService {
             write(&mut out, &[&f[0], &f[1], &f[2], &f[3], status, reason])?;
         }
         let bytes = out.into_inner().map_err(|e| DesktopError::Invalid(format!("writing the result file: {e}")))?;
-        Ok(BatchOutcome {
+        let outcome = BatchOutcome {
             result_name: format!("{stem}_RESULTS.csv"),
             result_csv: String::from_utf8_lossy(&bytes).into_owned(),
             accepted,
             rejected,
-        })
+        };
+        // The good rows and the result file in one transaction: a kept result file always tells
+        // what was applied, and it can be downloaded later, from any session or node.
+        let kept = BatchResult {
+            id: 0,
+            submitter: id.to_string(),
+            username: upload.username.to_string(),
+            file_name: upload.file_name.to_string(),
+            result_name: outcome.result_name.clone(),
+            at: upload.at,
+            accepted,
+            rejected,
+            result_csv: outcome.result_csv.clone(),
+        };
+        self.store.write_batch(id, &put, &delete, &kept)?;
+        Ok(outcome)
     }
 }
 

@@ -27,8 +27,8 @@ use compliance::service::when;
 use eligibility::Instant;
 use maud::{DOCTYPE, Markup, html};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use x12::Date;
 
 /// The stylesheet, served at `/desktop/style.css`.
@@ -36,14 +36,11 @@ pub const STYLE: &str = include_str!("pages/style.css");
 
 type Fields = HashMap<String, String>;
 
-/// What the pages share: the service, the real-time engine (for the beneficiary lookup) and
-/// the latest HDT Batch result file of each user (for its download link).
+/// What the pages share: the service and the real-time engine (for the beneficiary lookup).
 #[derive(Clone)]
 struct Pages {
     svc: Arc<DesktopService>,
     responder: Arc<Responder>,
-    /// username → (result file name, result file). One per user: the page offers the latest.
-    results: Arc<Mutex<HashMap<String, (String, String)>>>,
     /// ISA13 of the lookups' 270s, so two lookups in one second differ.
     control: Arc<AtomicU32>,
 }
@@ -53,8 +50,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(
     svc: Arc<DesktopService>,
     responder: Arc<Responder>,
 ) -> axum::Router<S> {
-    let st =
-        Pages { svc, responder, results: Arc::new(Mutex::new(HashMap::new())), control: Arc::new(AtomicU32::new(1)) };
+    let st = Pages { svc, responder, control: Arc::new(AtomicU32::new(1)) };
     axum::Router::new()
         .route("/desktop", get(home))
         .route("/desktop/", get(home))
@@ -758,6 +754,8 @@ fn batch_view(
 ) -> Response {
     let c = st.svc.batch_convention();
     let base = format!("/desktop/s/{}/batch", seg(id));
+    // The latest results, kept in the store: downloadable later, from any session or node.
+    let earlier = st.svc.batch_results(&ctx.p, id);
     let rows: Vec<Vec<String>> = upload
         .as_ref()
         .and_then(|u| u.outcome.as_ref())
@@ -807,6 +805,28 @@ fn batch_view(
                 }
             }
             @if rows.len() > 1000 { p.muted { "The first 1,000 rows are shown; the result file has them all." } }
+        }
+        h2 { "Latest uploads" }
+        @match &earlier {
+            Ok(list) if list.is_empty() => { p.muted { "No batch file uploaded yet." } }
+            Ok(list) => {
+                table id="batch-history" {
+                    thead { tr { th { "Uploaded" } th { "File" } th { "By" } th.num { "Accepted" } th.num { "Rejected" } th { "Results" } } }
+                    tbody {
+                        @for r in list {
+                            tr {
+                                td { (when(r.at)) }
+                                td { (r.file_name) }
+                                td { (r.username) }
+                                td.num { (r.accepted) }
+                                td.num { (r.rejected) }
+                                td { a href=(format!("{base}/{}", seg(&r.result_name))) download=(r.result_name) title=(r.result_name) { "Download" } }
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => { p.muted { "The uploads cannot be listed now: " (e) } }
         }
     };
     let status = refused.map_or(StatusCode::OK, |(s, _)| s);
@@ -871,13 +891,7 @@ async fn batch_upload(
         // The browser may send a path; the convention is about the file's own name.
         let name = name.rsplit(['/', '\\']).next().unwrap_or(&name).to_string();
         match st.svc.upload_batch(&ctx.p, &id, &name, &bytes) {
-            Ok(o) => {
-                st.results
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(ctx.p.username().to_string(), (o.result_name.clone(), o.result_csv.clone()));
-                Ok(batch_view(ctx, st, &id, Some(Upload { name, outcome: Some(o) }), None))
-            }
+            Ok(o) => Ok(batch_view(ctx, st, &id, Some(Upload { name, outcome: Some(o) }), None)),
             Err(e) => Ok(batch_view(ctx, st, &id, Some(Upload { name, outcome: None }), Some(refusal(e)?))),
         }
     })
@@ -890,23 +904,20 @@ async fn batch_result(
     Path((id, name)): Path<(String, String)>,
 ) -> Response {
     view(st, headers, move |st, ctx| {
-        st.svc.submitter(&ctx.p, &id)?;
-        let found = st.results.lock().unwrap_or_else(PoisonError::into_inner).get(ctx.p.username()).cloned();
-        match found {
-            Some((n, csv)) if n == name && n.starts_with(&format!("{id}_")) => {
-                let mut r = csv.into_response();
-                r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-                if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{n}\"")) {
-                    r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-                }
-                Ok(r)
-            }
-            _ => Err(DesktopError::NotFound(format!(
-                "no result file {name} in this session: the desktop keeps the latest upload's result until you upload again"
-            ))),
-        }
+        let kept = st.svc.batch_result(&ctx.p, &id, &name)?;
+        Ok(csv_download(&kept.result_name, kept.result_csv))
     })
     .await
+}
+
+/// A result file as a download.
+fn csv_download(name: &str, csv: String) -> Response {
+    let mut r = csv.into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    r
 }
 
 // CAPs.

@@ -3,8 +3,8 @@
 use super::{PgStore, get, pg, relationship, small};
 use crate::codec::{self, instant_to_millis as ms, millis_to_instant as at, need};
 use crate::desktop::{
-    Attestation, AttestationState, Audience, Bulletin, ConnectionMethod, DesktopRole, DesktopUser, FreezeWindow,
-    NewDesktopUser, NewSubmitter, RelationshipPage, Session, SignIn, SubmitterProfile, after_attempt,
+    Attestation, AttestationState, Audience, BatchResult, Bulletin, ConnectionMethod, DesktopRole, DesktopUser,
+    FreezeWindow, NewDesktopUser, NewSubmitter, RelationshipPage, Session, SignIn, SubmitterProfile, after_attempt,
     check_submitter_user,
 };
 use crate::sqlite::desktop::like_prefix;
@@ -333,14 +333,17 @@ impl PgStore {
         Ok(RelationshipPage { items, total: u64::try_from(total).unwrap_or(0) })
     }
 
+    /// The relationship changes of one submitter and, for an HDT Batch, its result file, in one
+    /// transaction; the result's id when there is one.
     pub(super) fn d_write_relationships(
         &self,
         submitter: &str,
         put: &[Relationship],
         delete: &[String],
-    ) -> Result<(), StoreError> {
+        result: Option<&BatchResult>,
+    ) -> Result<Option<i64>, StoreError> {
         check_relationships(put)?;
-        if put.iter().any(|r| r.submitter != submitter) {
+        if put.iter().any(|r| r.submitter != submitter) || result.is_some_and(|r| r.submitter != submitter) {
             return Err(StoreError::invalid("relationship", "a batch writes one submitter's relationships only"));
         }
         let context = "writing a batch of relationships";
@@ -366,7 +369,63 @@ impl PgStore {
             &[&submitter, &delete],
         )
         .map_err(pg(context))?;
-        tx.commit().map_err(pg(context))
+        let id = match result {
+            Some(r) => {
+                let row = tx
+                    .query_one(
+                        "INSERT INTO batch_result (submitter_id, username, file_name, result_name, at_ms, accepted,
+                             rejected, result_csv) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                        &[
+                            &r.submitter,
+                            &r.username,
+                            &r.file_name,
+                            &r.result_name,
+                            &ms(r.at),
+                            &i32::try_from(r.accepted).unwrap_or(i32::MAX),
+                            &i32::try_from(r.rejected).unwrap_or(i32::MAX),
+                            &r.result_csv,
+                        ],
+                    )
+                    .map_err(pg(context))?;
+                Some(get::<i64>(&row, "batch result", 0)?)
+            }
+            None => None,
+        };
+        tx.commit().map_err(pg(context))?;
+        Ok(id)
+    }
+
+    pub(super) fn d_batch_results(
+        &self,
+        submitter: &str,
+        limit: u32,
+        result_name: Option<&str>,
+    ) -> Result<Vec<BatchResult>, StoreError> {
+        let what = "batch result";
+        // The file only when one is asked for by name; a listing leaves it out.
+        let rows = self.query(
+            "reading batch results",
+            "SELECT id, submitter_id, username, file_name, result_name, at_ms, accepted, rejected,
+                 CASE WHEN $2::text IS NULL THEN '' ELSE result_csv END
+             FROM batch_result WHERE submitter_id = $1 AND ($2::text IS NULL OR result_name = $2)
+             ORDER BY at_ms DESC, id DESC LIMIT $3",
+            &[&submitter, &result_name, &i64::from(limit)],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok(BatchResult {
+                    id: get(r, what, 0)?,
+                    submitter: get(r, what, 1)?,
+                    username: get(r, what, 2)?,
+                    file_name: get(r, what, 3)?,
+                    result_name: get(r, what, 4)?,
+                    at: at(get(r, what, 5)?),
+                    accepted: small(what, "accepted", i64::from(get::<i32>(r, what, 6)?))?,
+                    rejected: small(what, "rejected", i64::from(get::<i32>(r, what, 7)?))?,
+                    result_csv: get(r, what, 8)?,
+                })
+            })
+            .collect()
     }
 
     pub(super) fn d_put_attestation(&self, a: &Attestation) -> Result<(), StoreError> {

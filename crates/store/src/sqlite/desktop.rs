@@ -3,8 +3,8 @@
 use super::{SqliteStore, relationship, relationship_from_row, small, sq, upsert_relationships};
 use crate::codec::{self, instant_to_millis as ms, millis_to_instant as at};
 use crate::desktop::{
-    Attestation, AttestationState, Audience, Bulletin, ConnectionMethod, DesktopRole, DesktopUser, FreezeWindow,
-    NewDesktopUser, NewSubmitter, RelationshipPage, Session, SignIn, SubmitterProfile, after_attempt,
+    Attestation, AttestationState, Audience, BatchResult, Bulletin, ConnectionMethod, DesktopRole, DesktopUser,
+    FreezeWindow, NewDesktopUser, NewSubmitter, RelationshipPage, Session, SignIn, SubmitterProfile, after_attempt,
     check_submitter_user,
 };
 use crate::{OutboxMessage, Relationship, StoreError, check_relationships, password};
@@ -318,14 +318,17 @@ impl SqliteStore {
         Ok(RelationshipPage { items, total: u64::try_from(total).unwrap_or(0) })
     }
 
+    /// The relationship changes of one submitter and, for an HDT Batch, its result file, in one
+    /// transaction; the result's id when there is one.
     pub(super) fn d_write_relationships(
         &self,
         submitter: &str,
         put: &[Relationship],
         delete: &[String],
-    ) -> Result<(), StoreError> {
+        result: Option<&BatchResult>,
+    ) -> Result<Option<i64>, StoreError> {
         check_relationships(put)?;
-        if put.iter().any(|r| r.submitter != submitter) {
+        if put.iter().any(|r| r.submitter != submitter) || result.is_some_and(|r| r.submitter != submitter) {
             return Err(StoreError::invalid("relationship", "a batch writes one submitter's relationships only"));
         }
         let context = "writing a batch of relationships";
@@ -337,8 +340,59 @@ impl SqliteStore {
             for npi in delete {
                 del.execute(params![submitter, npi]).map_err(sq(context))?;
             }
-            Ok(())
+            let Some(r) = result else { return Ok(None) };
+            tx.execute(
+                "INSERT INTO batch_result (submitter_id, username, file_name, result_name, at_ms, accepted, rejected,
+                     result_csv) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    r.submitter,
+                    r.username,
+                    r.file_name,
+                    r.result_name,
+                    ms(r.at),
+                    r.accepted,
+                    r.rejected,
+                    r.result_csv
+                ],
+            )
+            .map_err(sq(context))?;
+            Ok(Some(tx.last_insert_rowid()))
         })
+    }
+
+    pub(super) fn d_batch_results(
+        &self,
+        submitter: &str,
+        limit: u32,
+        result_name: Option<&str>,
+    ) -> Result<Vec<BatchResult>, StoreError> {
+        let context = "reading batch results";
+        let conn = self.readers.get()?;
+        // The file only when one is asked for by name; a listing leaves it out.
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id, submitter_id, username, file_name, result_name, at_ms, accepted, rejected,
+                     CASE WHEN ?2 IS NULL THEN '' ELSE result_csv END
+                 FROM batch_result WHERE submitter_id = ?1 AND (?2 IS NULL OR result_name = ?2)
+                 ORDER BY at_ms DESC, id DESC LIMIT ?3",
+            )
+            .map_err(sq(context))?;
+        let rows = stmt
+            .query_map(params![submitter, result_name, limit], |r| {
+                Ok(BatchResult {
+                    id: r.get(0)?,
+                    submitter: r.get(1)?,
+                    username: r.get(2)?,
+                    file_name: r.get(3)?,
+                    result_name: r.get(4)?,
+                    at: at(r.get(5)?),
+                    accepted: r.get(6)?,
+                    rejected: r.get(7)?,
+                    result_csv: r.get(8)?,
+                })
+            })
+            .map_err(sq(context))?;
+        rows.collect::<Result<_, _>>().map_err(sq(context))
     }
 
     pub(super) fn d_put_attestation(&self, a: &Attestation) -> Result<(), StoreError> {
