@@ -661,12 +661,9 @@ async fn users(State(st): State<Pages>, headers: HeaderMap, Query(q): Query<Fiel
 /// in the form does not make a provider user invalid.
 async fn put_user(State(st): State<Pages>, headers: HeaderMap, Form(form): Form<Fields>) -> Response {
     act(st, headers, form, move |st, ctx, form| {
-        let role = match field(form, "role") {
-            "submitter" => store::DesktopRole::Submitter,
-            "provider" => store::DesktopRole::Provider,
-            "admin" => store::DesktopRole::Admin,
-            other => return Err(DesktopError::Invalid(format!("unknown role `{other}`"))),
-        };
+        let role = field(form, "role");
+        let role =
+            store::DesktopRole::parse(role).ok_or_else(|| DesktopError::Invalid(format!("unknown role `{role}`")))?;
         let given = |name: &str| Some(field(form, name).trim().to_string()).filter(|s| !s.is_empty());
         let user = store::NewDesktopUser {
             username: field(form, "username").trim().to_string(),
