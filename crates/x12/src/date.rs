@@ -24,20 +24,18 @@ impl Date {
 
     /// Parses `CCYYMMDD`.
     pub fn parse_ccyymmdd(b: &[u8]) -> Option<Date> {
-        if b.len() != 8 {
-            return None;
-        }
-        Date::new(digits(&b[0..4])? as u16, digits(&b[4..6])? as u8, digits(&b[6..8])? as u8)
+        let &[a, b, c, d, e, f, g, h] = b else { return None };
+        let [cc, yy, mm, dd] = digit_pairs([a, b, c, d, e, f, g, h])?;
+        Date::new(u16::from(cc) * 100 + u16::from(yy), mm, dd)
     }
 
     /// Parses `YYMMDD` (ISA09), in the 1950..2049 window.
     pub fn parse_yymmdd(b: &[u8]) -> Option<Date> {
-        if b.len() != 6 {
-            return None;
-        }
-        let yy = digits(&b[0..2])? as u16;
+        let &[a, b, c, d, e, f] = b else { return None };
+        let [yy, mm, dd, _] = digit_pairs([a, b, c, d, e, f, b'0', b'0'])?;
+        let yy = u16::from(yy);
         let year = if yy >= 50 { 1900 + yy } else { 2000 + yy };
-        Date::new(year, digits(&b[2..4])? as u8, digits(&b[4..6])? as u8)
+        Date::new(year, mm, dd)
     }
 
     /// Parses `YYYY-MM-DD`.
@@ -173,16 +171,15 @@ impl Time {
 
     /// Parses TM: `HHMM`, `HHMMSS`, `HHMMSSD` or `HHMMSSDD`.
     pub fn parse(b: &[u8]) -> Option<Time> {
-        let (h, m) = match b.len() {
-            4 | 6 | 7 | 8 => (digits(&b[0..2])? as u8, digits(&b[2..4])? as u8),
+        // Padded with zeros to eight digits: `HHMM` has no seconds, and `HHMMSSD` tenths.
+        let w = match *b {
+            [a, b, c, d] => [a, b, c, d, b'0', b'0', b'0', b'0'],
+            [a, b, c, d, e, f] => [a, b, c, d, e, f, b'0', b'0'],
+            [a, b, c, d, e, f, g] => [a, b, c, d, e, f, g, b'0'],
+            [a, b, c, d, e, f, g, h] => [a, b, c, d, e, f, g, h],
             _ => return None,
         };
-        let s = if b.len() >= 6 { digits(&b[4..6])? as u8 } else { 0 };
-        let c = match b.len() {
-            7 => digits(&b[6..7])? as u8 * 10,
-            8 => digits(&b[6..8])? as u8,
-            _ => 0,
-        };
+        let [h, m, s, c] = digit_pairs(w)?;
         Time::new(h, m, s, c)
     }
 
@@ -239,6 +236,23 @@ pub fn days_in_month(year: u16, month: u8) -> u8 {
 }
 
 /// Parses ASCII digits; `None` on anything else or on empty input.
+/// Eight ASCII digits as four two-digit numbers (`None` unless every byte is a digit): one word
+/// checked and combined at once, where a loop per pair of digits took a branch per byte.
+#[inline]
+fn digit_pairs(b: [u8; 8]) -> Option<[u8; 4]> {
+    const HIGH: u64 = 0xf0f0_f0f0_f0f0_f0f0;
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    let x = u64::from_le_bytes(b);
+    // Every high nibble 3, and every low one at most 9 (adding 6 to a nibble over 9 carries).
+    if x & HIGH != ZEROS || x.wrapping_add(0x0606_0606_0606_0606) & HIGH != ZEROS {
+        return None;
+    }
+    let v = x - ZEROS;
+    // Byte 2k: ten times digit 2k plus digit 2k + 1 (at most 99: nothing carries).
+    let p = (v * 10 + (v >> 8)).to_le_bytes();
+    Some([p[0], p[2], p[4], p[6]])
+}
+
 pub(crate) fn digits(b: &[u8]) -> Option<u32> {
     if b.is_empty() || b.len() > 9 {
         return None;
@@ -317,6 +331,69 @@ mod tests {
         assert_eq!(Date::new(2026, 11, 16).map(|d| d.days_since_epoch()), Some(20_773));
         assert_eq!(Date::new(2025, 12, 2).map(|d| d.add_months(12)), Date::new(2026, 12, 2));
         assert_eq!(Date::new(2024, 1, 31).map(|d| d.add_months(1)), Date::new(2024, 2, 29));
+    }
+
+    /// The word-at-a-time parses agree with a digit-by-digit reading, for every byte at every
+    /// position of an otherwise valid value and every length.
+    #[test]
+    fn word_parses_agree_with_digits() {
+        let date = |b: &[u8]| -> Option<Date> {
+            if b.len() != 8 {
+                return None;
+            }
+            Date::new(digits(&b[0..4])? as u16, digits(&b[4..6])? as u8, digits(&b[6..8])? as u8)
+        };
+        let yymmdd = |b: &[u8]| -> Option<Date> {
+            if b.len() != 6 {
+                return None;
+            }
+            let yy = digits(&b[0..2])? as u16;
+            let year = if yy >= 50 { 1900 + yy } else { 2000 + yy };
+            Date::new(year, digits(&b[2..4])? as u8, digits(&b[4..6])? as u8)
+        };
+        let time = |b: &[u8]| -> Option<Time> {
+            let (h, m) = match b.len() {
+                4 | 6 | 7 | 8 => (digits(&b[0..2])? as u8, digits(&b[2..4])? as u8),
+                _ => return None,
+            };
+            let s = if b.len() >= 6 { digits(&b[4..6])? as u8 } else { 0 };
+            let c = match b.len() {
+                7 => digits(&b[6..7])? as u8 * 10,
+                8 => digits(&b[6..8])? as u8,
+                _ => 0,
+            };
+            Time::new(h, m, s, c)
+        };
+        let bases: [&[u8]; 6] = [b"20240229", b"19991231", b"20230229", b"00000000", b"99999999", b"23595999"];
+        for base in bases {
+            for len in 0..=9usize {
+                let mut v: Vec<u8> = base.iter().copied().cycle().take(len).collect();
+                assert_eq!(Date::parse_ccyymmdd(&v), date(&v), "{v:?}");
+                assert_eq!(Date::parse_yymmdd(&v), yymmdd(&v), "{v:?}");
+                assert_eq!(Time::parse(&v), time(&v), "{v:?}");
+                for at in 0..len {
+                    for byte in 0..=255u8 {
+                        let keep = v[at];
+                        v[at] = byte;
+                        assert_eq!(Date::parse_ccyymmdd(&v), date(&v), "{v:?}");
+                        assert_eq!(Date::parse_yymmdd(&v), yymmdd(&v), "{v:?}");
+                        assert_eq!(Time::parse(&v), time(&v), "{v:?}");
+                        v[at] = keep;
+                    }
+                }
+            }
+        }
+        // Every date of four centuries and every time of a day, each way round.
+        for n in 0..146_097i64 {
+            let d = Date::from_days_since_epoch(n - 20_000);
+            let b = d.ccyymmdd();
+            assert_eq!(Date::parse_ccyymmdd(b.as_bytes()), date(b.as_bytes()));
+        }
+        for t in 0..10_000u32 {
+            let b = format!("{t:04}");
+            assert_eq!(Time::parse(b.as_bytes()), time(b.as_bytes()), "{b}");
+            assert_eq!(Date::parse_yymmdd(format!("{t:04}01").as_bytes()), yymmdd(format!("{t:04}01").as_bytes()));
+        }
     }
 
     #[test]
