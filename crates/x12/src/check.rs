@@ -89,8 +89,10 @@ impl<'a> SetReader<'a> for Reader270<'a> {
         Reader270 { validator: SetValidator::new(), inquiry: Inquiry270::default(), text }
     }
     fn step(&mut self, seg: &Segment<'a>, fields: &Fields<'a>) {
+        // Refused segments are not decoded, and the SE and the first two HLs fill nothing: the
+        // call is spared for them.
         if let Some(m) = self.validator.step_fields(seg, fields)
-            && m.slot != Slot::Refused
+            && !matches!(m.slot, Slot::Refused | Slot::Se | Slot::Hl2000A | Slot::Hl2000B)
         {
             // Elements are cut from the interchange's text at the segment's offset: cutting the
             // segment first checked two more char boundaries per segment, whether or not any
