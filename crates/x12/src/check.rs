@@ -7,7 +7,7 @@ use crate::envelope::{ISA_LEN, InterchangeHeader, read_isa_in, skip_preamble};
 use crate::inquiry::{Inquiry270, apply};
 use crate::response::{Reader271, Response271};
 use crate::schema::Slot;
-use crate::segment::{Fields, Segment, Segments, id_key, tokenize};
+use crate::segment::{CleanSpans, Fields, Segment, Segments, id_key, tokenize};
 use crate::validate::{SetValidator, is_x12_char};
 use serde::Serialize;
 
@@ -194,6 +194,8 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
         None => std::str::from_utf8(rest).ok(),
     };
     let mut segments = tokenize(rest, d);
+    // Which segments need no character scan (only the 270's validator reads it).
+    let spans = R::READS_FIELDS.then(|| CleanSpans::new(rest, d));
     let mut group: Option<GroupHeader<'a>> = None;
     let mut groups = 0u32;
     let mut group_errors: Vec<GroupErrorCode> = Vec::new();
@@ -218,6 +220,7 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
 
     while let Some(seg) = next_segment::<R>(&mut segments, &mut fields, d.element) {
         let key = fields.key;
+        fields.clean = spans.as_ref().is_some_and(|s| s.covers(seg.offset(), seg.raw().len()));
         if open.is_some() {
             set_segments += 1;
             if !matches!(key, SE | GE | IEA | GS | ST) {

@@ -572,7 +572,7 @@ impl Scan {
 // the call with its spills cost more than it saved.
 #[inline(always)]
 fn check_segment(seg: &Segment<'_>, fields: &Fields<'_>, spec: &Seg, out: &mut Vec<ElementError>) {
-    let scan = Scan::of(seg, fields.tail);
+    let scan = if fields.clean { Scan { flags: 0 } } else { Scan::of(seg, fields.tail) };
     let present = fields.count;
     let clean = scan.flags == 0;
     // Every schema segment has fewer than `MAX_FIELDS` elements, so each one checked was kept.
