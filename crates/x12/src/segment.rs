@@ -189,37 +189,32 @@ impl<'a> Default for Fields<'a> {
     }
 }
 
-/// What one pass over the segments' bytes tells about each segment: where the input is X12
-/// characters only (up to `printable`), and where its first and last repetition or component
-/// separators are. A segment before `printable` that holds neither separator is clean, which
-/// is most of a 270's: one vectorised pass and two searches instead of a scan per segment.
+/// What one pass over the segments' bytes tells about each segment: where the input's first
+/// repetition or component separator is, and whether the input before it is X12 characters
+/// only. A segment that ends before that separator is then clean, which is most of a 270's
+/// (the separators first come in its EQs): one vectorised pass and one search instead of a
+/// scan per segment.
 pub(crate) struct CleanSpans {
-    /// The input up to here is printable (0 when it is not all printable: CR/LF between
-    /// segments, or a control or non-ASCII byte anywhere, make every segment take its scan).
-    printable: usize,
-    /// The first and last repetition or component separator (`usize::MAX` and 0 when none).
-    first: usize,
-    last: usize,
+    /// Segments ending here or before are clean (0 when the input up to the first separator
+    /// is not all printable: CR/LF between segments, or a control or non-ASCII byte, make every
+    /// segment take its scan).
+    clean: usize,
 }
 
 impl CleanSpans {
     pub fn new(input: &[u8], delims: Delimiters) -> CleanSpans {
+        let first = memchr::memchr2(delims.repetition, delims.component, input).unwrap_or(input.len());
         // Trailing line breaks after the IEA are no segment's bytes.
-        let body = input.trim_ascii_end();
+        let body = input.get(..first).unwrap_or(input).trim_ascii_end();
         // One fold the compiler vectorises (straight words of sixteen lanes did worse here).
         let printable = body.iter().fold(true, |ok, &b| ok & (0x20..=0x7e).contains(&b));
-        let (first, last) = match memchr::memchr2(delims.repetition, delims.component, input) {
-            Some(first) => (first, memchr::memrchr2(delims.repetition, delims.component, input).unwrap_or(first)),
-            None => (usize::MAX, 0),
-        };
-        CleanSpans { printable: if printable { body.len() } else { 0 }, first, last }
+        CleanSpans { clean: if printable { body.len() } else { 0 } }
     }
 
     /// Whether the segment of `len` bytes at `start` is clean.
     #[inline]
     pub fn covers(&self, start: usize, len: usize) -> bool {
-        let end = start + len;
-        end <= self.printable && (end <= self.first || start > self.last)
+        start + len <= self.clean
     }
 }
 
