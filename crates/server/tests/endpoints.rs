@@ -197,6 +197,28 @@ async fn success_on_both_bindings() {
     assert!(!m.body.contains("HARTWELL") && !m.body.contains("2DG9NX3WK42"));
 }
 
+/// D3: a 270 whose answer misses the internal deadline gets AAA 42 at 2100A ("unable to
+/// respond at current time") instead of its answer, recorded like any other. A zero deadline
+/// makes every request late.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missed_deadline_answers_aaa_42() {
+    let h = start(Config { deadline: Duration::ZERO, ..config() }).await;
+    let r =
+        post(h.addr, "/eligibility/realtime/soap", SOAP_CT, soap(&defaults(&id(1)), USER, PASSWORD).as_bytes()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(field(&r.body, "ErrorCode"), Some("Success"));
+    assert_eq!(field(&r.body, "PayloadType"), Some("X12_271_Response_005010X279A1"));
+    let payload = field(&r.body, "Payload").unwrap();
+    assert!(payload.contains("~AAA*Y**42*R~"), "{payload}");
+    // No benefits: the store's answer was not waited for.
+    assert!(!payload.contains("~EB*"), "{payload}");
+    let from = Instant::parse_rfc3339("2026-11-16T00:00:00Z").unwrap();
+    let to = Instant::parse_rfc3339("2026-11-17T00:00:00Z").unwrap();
+    let records = h.store.transactions_for(USER, from, to).unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].record.aaa_codes, vec!["42".to_string()]);
+}
+
 /// Every envelope ErrorCode: SOAP answers 200 with CoreEnvelopeError, MIME 400 (403 for
 /// UnAuthorized on both).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -118,6 +118,13 @@ pub trait Store: Send + Sync {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 
+    /// Whether a request's reads may run on the thread that serves it: true for a store whose
+    /// reads are local and finish in microseconds without waiting for writers; false (the
+    /// default) for one whose calls wait on a network, which belong on a blocking thread.
+    fn reads_inline(&self) -> bool {
+        false
+    }
+
     /// The beneficiary with this MBI: one primary-key read.
     fn beneficiary(&self, mbi: &str) -> Result<Option<Beneficiary>, StoreError>;
 

@@ -7,7 +7,7 @@
 
 mod compliance;
 pub(crate) mod desktop;
-mod seen;
+mod recent;
 
 use crate::codec::{self, need};
 use crate::desktop::{
@@ -25,7 +25,8 @@ use eligibility::{Beneficiary, CostSharing, Instant, Provider, SubmitterSeed};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
 pub struct SqliteStore {
@@ -38,8 +39,13 @@ pub struct SqliteStore {
     held: compliance::HeldNames,
     /// The (sender, PayloadID) pairs that may have a stored answer (D11), read from the table
     /// on the first lookup.
-    seen: seen::SeenPayloads,
-    seen_loaded: std::sync::Once,
+    /// Where each recent (sender, PayloadID) was stored (see `sqlite/recent.rs`), read in from
+    /// the table on first use.
+    recent: RwLock<recent::RecentPayloads>,
+    recent_loaded: std::sync::Once,
+    /// True once more PayloadIDs are held than the table may: lookups then go through an
+    /// index in the file, as they would without the table.
+    replay_indexed: AtomicBool,
     /// Dropping it ends the checkpointer thread (after a last checkpoint).
     _checkpointer: Option<Checkpointer>,
 }
@@ -164,6 +170,9 @@ impl SqliteStore {
         migrate(&mut writer, migrate::SQLITE)?;
         writer.execute_batch(RECORDS_SCHEMA).map_err(sq("creating the records file's tables"))?;
         move_records_out_of_main(&mut writer)?;
+        // Databases from before the PayloadID table (`sqlite/recent.rs`) kept a unique index on
+        // (sender, PayloadID), which took a random page write per request.
+        writer.execute_batch("DROP INDEX IF EXISTS records.payload_replay_key").map_err(sq("dropping an old index"))?;
         // Checkpoints run on their own thread (see `Checkpointer`), never inside a commit.
         writer.execute_batch("PRAGMA wal_autocheckpoint = 0").map_err(sq("configuring the writer"))?;
         // The main file's writer lets go of the records file: BEGIN IMMEDIATE takes the write
@@ -191,8 +200,9 @@ impl SqliteStore {
             writer,
             records_writer,
             held: Default::default(),
-            seen: seen::SeenPayloads::new(),
-            seen_loaded: std::sync::Once::new(),
+            recent: RwLock::new(recent::RecentPayloads::new()),
+            recent_loaded: std::sync::Once::new(),
+            replay_indexed: AtomicBool::new(false),
             _checkpointer: checkpointer,
         })
     }
@@ -222,38 +232,121 @@ impl SqliteStore {
         write_on(&self.records_writer, context, f)
     }
 
-    /// Reads every stored (sender, PayloadID) into the filter. Rows committed meanwhile went
-    /// into the filter before their commit, so none is missed. On failure the filter keeps
-    /// answering "maybe": lookups go to the database, as they would without it.
-    fn load_seen(&self) {
-        let started = std::time::Instant::now();
-        let load = || -> Result<usize, StoreError> {
-            let context = "reading the stored PayloadIDs";
-            let conn = self.readers.get()?;
+    /// Reads the (sender, PayloadID) pairs stored since a day before `since_ms` into the table,
+    /// once, before its first use (a lookup or a write waits for it). Too many of them, or a
+    /// failure to read them, and lookups use an index in the file instead.
+    fn load_recent(&self, since_ms: i64) {
+        self.recent_loaded.call_once(|| {
+            let started = std::time::Instant::now();
+            let from_ms = since_ms.saturating_sub(DAY_MS);
+            let load = || -> Result<Option<usize>, StoreError> {
+                let context = "reading the stored PayloadIDs";
+                let conn = self.readers.get()?;
+                let limit = self.recent.read().unwrap_or_else(PoisonError::into_inner).limit();
+                let held: i64 = conn
+                    .query_row("SELECT count(*) FROM payload_replay WHERE at_ms >= ?1", [from_ms], |r| r.get(0))
+                    .map_err(sq(context))?;
+                if usize::try_from(held).unwrap_or(usize::MAX) > limit {
+                    return Ok(None);
+                }
+                let mut stmt = conn
+                    .prepare(
+                        "SELECT id, sender_id, payload_id, at_ms FROM payload_replay WHERE at_ms >= ?1 ORDER BY id",
+                    )
+                    .map_err(sq(context))?;
+                let mut rows = stmt.query([from_ms]).map_err(sq(context))?;
+                let mut table = self.recent.write().unwrap_or_else(PoisonError::into_inner);
+                let mut n = 0;
+                while let Some(row) = rows.next().map_err(sq(context))? {
+                    let text =
+                        |i| row.get_ref(i).and_then(|v| v.as_str().map_err(rusqlite::Error::from)).map_err(sq(context));
+                    let hash = recent::pair_hash(text(1)?, text(2)?);
+                    table.insert(hash, row.get(0).map_err(sq(context))?, row.get(3).map_err(sq(context))?);
+                    n += 1;
+                }
+                Ok(Some(n))
+            };
+            match load() {
+                Ok(Some(n)) => {
+                    // Back from the index (a quieter day after a flood): drop it, or every
+                    // insert would keep paying for it.
+                    let dropped = self.write_records("dropping the PayloadID index", |tx| {
+                        tx.execute_batch("DROP INDEX IF EXISTS payload_replay_pair")
+                            .map_err(sq("dropping the PayloadID index"))
+                    });
+                    if let Err(e) = dropped {
+                        tracing::warn!(error = %e, "could not drop the PayloadID index; inserts keep paying for it");
+                    }
+                    tracing::debug!(payloads = n, ms = started.elapsed().as_millis() as u64, "PayloadIDs loaded");
+                }
+                Ok(None) => self.use_replay_index(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the stored PayloadIDs; lookups use an index");
+                    self.use_replay_index();
+                }
+            }
+        });
+    }
+
+    /// Lookups and duplicate checks go through an index in the file from now on (built here,
+    /// once: a flood of PayloadIDs pays for it instead of memory growing without bound).
+    fn use_replay_index(&self) {
+        let context = "indexing the stored PayloadIDs";
+        let built = self.write_records(context, |tx| {
+            tx.execute_batch("CREATE INDEX IF NOT EXISTS payload_replay_pair ON payload_replay (sender_id, payload_id)")
+                .map_err(sq(context))
+        });
+        match built {
+            Ok(()) => tracing::warn!("more PayloadIDs within 24 hours than memory holds; lookups use an index"),
+            Err(e) => tracing::error!(error = %e, "could not index the stored PayloadIDs; lookups read the table"),
+        }
+        self.replay_indexed.store(true, Ordering::Release);
+        *self.recent.write().unwrap_or_else(PoisonError::into_inner) = recent::RecentPayloads::with_limit(0);
+    }
+
+    /// The newest stored row for this pair (its id and time), read through `conn`: from the
+    /// table's candidates (and `pending`, rows of the batch being written) or from the index.
+    fn held_replay(
+        &self,
+        conn: &Connection,
+        sender: &str,
+        payload_id: &str,
+        pending: &[(u64, i64, i64)],
+        ids: &mut Vec<i64>,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
+        let context = "checking for a stored answer";
+        if self.replay_indexed.load(Ordering::Acquire) {
             let mut stmt = conn
-                .prepare("SELECT sender_id, payload_id, at_ms FROM payload_replay ORDER BY id")
+                .prepare_cached(
+                    "SELECT id, at_ms FROM payload_replay WHERE sender_id = ?1 AND payload_id = ?2
+                     ORDER BY id DESC LIMIT 1",
+                )
                 .map_err(sq(context))?;
-            let mut rows = stmt.query([]).map_err(sq(context))?;
-            let mut n = 0;
-            while let Some(row) = rows.next().map_err(sq(context))? {
-                let sender =
-                    row.get_ref(0).and_then(|v| v.as_str().map_err(rusqlite::Error::from)).map_err(sq(context))?;
-                let payload_id =
-                    row.get_ref(1).and_then(|v| v.as_str().map_err(rusqlite::Error::from)).map_err(sq(context))?;
-                self.seen.insert(sender, payload_id, row.get(2).map_err(sq(context))?);
-                n += 1;
-            }
-            Ok(n)
-        };
-        match load() {
-            Ok(n) => {
-                self.seen.loaded();
-                tracing::debug!(payloads = n, ms = started.elapsed().as_millis() as u64, "PayloadID filter loaded");
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read the stored PayloadIDs; every retry check asks the database")
+            return stmt
+                .query_row(params![sender, payload_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .map_err(sq(context));
+        }
+        let hash = recent::pair_hash(sender, payload_id);
+        self.recent.read().unwrap_or_else(PoisonError::into_inner).candidates(hash, ids);
+        ids.extend(pending.iter().filter(|p| p.0 == hash).map(|p| p.1));
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        let mut stmt = conn
+            .prepare_cached("SELECT sender_id, payload_id, at_ms FROM payload_replay WHERE id = ?1")
+            .map_err(sq(context))?;
+        for &id in ids.iter() {
+            let row: Option<(bool, i64)> = stmt
+                .query_row([id], |r| {
+                    let same = r.get_ref(0)?.as_str()? == sender && r.get_ref(1)?.as_str()? == payload_id;
+                    Ok((same, r.get(2)?))
+                })
+                .optional()
+                .map_err(sq(context))?;
+            if let Some((true, at)) = row {
+                return Ok(Some((id, at)));
             }
         }
+        Ok(None)
     }
 }
 
@@ -626,15 +719,20 @@ fn insert_transaction(conn: &Connection, t: &TransactionRecord) -> Result<i64, S
 /// A held answer younger than 24 hours stays: the first answer to a PayloadID is the one
 /// replayed. An older one (not purged yet) gives way to the new request.
 const INSERT_REPLAY: &str = "INSERT INTO payload_replay
-    (sender_id, payload_id, at_ms, request_digest, payload_type, response) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-    ON CONFLICT (sender_id, payload_id) DO UPDATE SET at_ms = excluded.at_ms,
-        request_digest = excluded.request_digest, payload_type = excluded.payload_type,
-        response = excluded.response
-    WHERE payload_replay.at_ms < excluded.at_ms - 86400000";
+    (sender_id, payload_id, at_ms, request_digest, payload_type, response) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+/// The D11 window.
+const DAY_MS: i64 = 86_400_000;
 
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn reads_inline(&self) -> bool {
+        // WAL: readers never wait for the writer, and the pool has a connection per request
+        // thread and more.
+        true
     }
 
     fn beneficiary(&self, mbi: &str) -> Result<Option<Beneficiary>, StoreError> {
@@ -749,28 +847,52 @@ impl Store for SqliteStore {
     }
 
     fn record_exchanges(&self, records: &[TransactionRecord], replays: &[Replay]) -> Result<(), StoreError> {
-        // Into the filter before the commit: once a row can be found, the filter says "maybe".
-        for r in replays {
-            self.seen.insert(&r.sender, &r.payload_id, codec::instant_to_millis(r.at));
+        if let Some(newest) = replays.iter().map(|r| codec::instant_to_millis(r.at)).max() {
+            self.load_recent(newest - DAY_MS);
+            let full = !self.replay_indexed.load(Ordering::Acquire)
+                && self.recent.write().unwrap_or_else(PoisonError::into_inner).would_overflow(replays.len());
+            if full {
+                self.use_replay_index();
+            }
         }
+        let indexed = self.replay_indexed.load(Ordering::Acquire);
         self.write_records("recording transactions and replays", |tx| {
             for r in records {
                 insert_transaction(tx, r)?;
             }
             let context = "storing replayable answers";
-            let mut stmt = tx.prepare_cached(INSERT_REPLAY).map_err(sq(context))?;
             let mut packed = Vec::new();
+            let mut ids = Vec::new();
+            // (pair hash, row id, at) of the rows written: into the table once all are in,
+            // still before the commit, so no reader finds a row the table does not know.
+            let mut written: Vec<(u64, i64, i64)> = Vec::with_capacity(if indexed { 0 } else { replays.len() });
             for r in replays {
+                let at_ms = codec::instant_to_millis(r.at);
+                // D11: an answer held for the pair and younger than 24 hours stays (the first
+                // of two in one batch too); an older one gives way.
+                match self.held_replay(tx, &r.sender, &r.payload_id, &written, &mut ids)? {
+                    Some((_, held_ms)) if held_ms >= at_ms - DAY_MS => continue,
+                    Some((id, _)) => {
+                        tx.prepare_cached("DELETE FROM payload_replay WHERE id = ?1")
+                            .and_then(|mut stmt| stmt.execute([id]))
+                            .map_err(sq(context))?;
+                    }
+                    None => {}
+                }
                 codec::pack_answer(&r.response, &mut packed);
-                stmt.execute(params![
-                    r.sender,
-                    r.payload_id,
-                    codec::instant_to_millis(r.at),
-                    r.request_digest,
-                    r.payload_type,
-                    packed,
-                ])
-                .map_err(sq(context))?;
+                let mut stmt = tx.prepare_cached(INSERT_REPLAY).map_err(sq(context))?;
+                stmt.execute(params![r.sender, r.payload_id, at_ms, r.request_digest, r.payload_type, packed])
+                    .map_err(sq(context))?;
+                if !indexed {
+                    written.push((recent::pair_hash(&r.sender, &r.payload_id), tx.last_insert_rowid(), at_ms));
+                }
+            }
+            if let Some(newest) = written.iter().map(|w| w.2).max() {
+                let mut table = self.recent.write().unwrap_or_else(PoisonError::into_inner);
+                for &(hash, id, at_ms) in &written {
+                    table.insert(hash, id, at_ms);
+                }
+                table.expire(newest - DAY_MS);
             }
             Ok(())
         })
@@ -778,28 +900,36 @@ impl Store for SqliteStore {
 
     fn replay(&self, sender: &str, payload_id: &str, since: Instant) -> Result<Option<Replay>, StoreError> {
         let context = "reading a replayable answer";
-        self.seen_loaded.call_once(|| self.load_seen());
         let since_ms = codec::instant_to_millis(since);
-        self.seen.expire(since_ms);
-        if !self.seen.may_contain(sender, payload_id) {
-            return Ok(None);
+        self.load_recent(since_ms);
+        let mut ids = Vec::new();
+        if !self.replay_indexed.load(Ordering::Acquire) {
+            // Nearly every PayloadID is new: answered from memory, without a read.
+            self.recent
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .candidates(recent::pair_hash(sender, payload_id), &mut ids);
+            if ids.is_empty() {
+                return Ok(None);
+            }
         }
         let conn = self.readers.get()?;
+        let Some((id, at_ms)) = self.held_replay(&conn, sender, payload_id, &[], &mut ids)? else {
+            return Ok(None);
+        };
+        if at_ms < since_ms {
+            return Ok(None);
+        }
         let mut stmt = conn
-            .prepare_cached(
-                "SELECT at_ms, request_digest, payload_type, response FROM payload_replay
-                 WHERE sender_id = ?1 AND payload_id = ?2 AND at_ms >= ?3",
-            )
+            .prepare_cached("SELECT request_digest, payload_type, response FROM payload_replay WHERE id = ?1")
             .map_err(sq(context))?;
-        let row: Option<(i64, String, String, Vec<u8>)> = stmt
-            .query_row(params![sender, payload_id, since_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .optional()
-            .map_err(sq(context))?;
-        row.map(|(at, request_digest, payload_type, response)| {
+        let row: Option<(String, String, Vec<u8>)> =
+            stmt.query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional().map_err(sq(context))?;
+        row.map(|(request_digest, payload_type, response)| {
             Ok(Replay {
                 sender: sender.to_string(),
                 payload_id: payload_id.to_string(),
-                at: codec::millis_to_instant(at),
+                at: codec::millis_to_instant(at_ms),
                 request_digest,
                 payload_type,
                 response: codec::unpack_answer(response)?,
@@ -1275,6 +1405,69 @@ pub(crate) fn cost_sharing_from(year: i64, f: [f64; 6], n: [i64; 3]) -> Result<C
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    fn replay_at(payload_id: &str, digest: &str, at_ms: i64) -> Replay {
+        Replay {
+            sender: "WDEMO001".into(),
+            payload_id: payload_id.into(),
+            at: codec::millis_to_instant(at_ms),
+            request_digest: digest.into(),
+            payload_type: "X12_271_Response_005010X279A1".into(),
+            response: format!("ISA*{digest}~").into_bytes(),
+        }
+    }
+
+    fn pair_index(path: &Path) -> bool {
+        let conn = Connection::open(records_path(path)).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'payload_replay' AND name LIKE 'payload_replay_%' AND name != 'payload_replay_at'", [], |r| r.get(0))
+            .unwrap();
+        n > 0
+    }
+
+    #[test]
+    fn payload_ids_are_looked_up_in_memory_and_through_an_index_once_memory_is_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hets.db");
+        let store = SqliteStore::open(&path).unwrap();
+        *store.recent.write().unwrap() = recent::RecentPayloads::with_limit(3);
+        let t = 1_800_000_000_000;
+        let digest = |id: &str| {
+            store.replay("WDEMO001", id, codec::millis_to_instant(t - DAY_MS)).unwrap().map(|r| r.request_digest)
+        };
+        store.record_exchanges(&[], &[replay_at("p-1", "a", t), replay_at("p-2", "b", t)]).unwrap();
+        assert!(!pair_index(&path), "no index while memory holds the pairs");
+        assert!(!store.replay_indexed.load(Ordering::Acquire));
+        assert_eq!(digest("p-1").as_deref(), Some("a"));
+        assert_eq!(digest("p-3"), None);
+        // Two more would pass the limit of three: the index is built and takes over.
+        store.record_exchanges(&[], &[replay_at("p-3", "c", t + 1_000), replay_at("p-1", "again", t + 2_000)]).unwrap();
+        assert!(store.replay_indexed.load(Ordering::Acquire));
+        assert!(pair_index(&path));
+        assert_eq!(digest("p-1").as_deref(), Some("a"), "the first answer within 24 hours stays");
+        assert_eq!(digest("p-3").as_deref(), Some("c"));
+        assert_eq!(digest("p-4"), None);
+        // A day later the pair takes a new answer, in place of the old row.
+        store.record_exchanges(&[], &[replay_at("p-2", "later", t + DAY_MS + 1_000)]).unwrap();
+        assert_eq!(digest("p-2").as_deref(), Some("later"));
+        drop(store);
+        // Reopened with room in memory: the index goes, every pair is found from the table.
+        let store = SqliteStore::open(&path).unwrap();
+        let digest = |id: &str| {
+            store.replay("WDEMO001", id, codec::millis_to_instant(t - DAY_MS)).unwrap().map(|r| r.request_digest)
+        };
+        assert_eq!(digest("p-1").as_deref(), Some("a"));
+        assert_eq!(digest("p-2").as_deref(), Some("later"));
+        assert_eq!(digest("p-3").as_deref(), Some("c"));
+        assert_eq!(digest("p-4"), None);
+        assert!(!store.replay_indexed.load(Ordering::Acquire));
+        assert!(!pair_index(&path));
+        let rows: i64 = Connection::open(records_path(&path))
+            .unwrap()
+            .query_row("SELECT count(*) FROM payload_replay", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 3, "one row per pair: the repeat was not stored, the day-old row replaced");
+    }
 
     #[test]
     fn a_database_from_before_the_records_file_has_its_records_moved_there_on_open() {

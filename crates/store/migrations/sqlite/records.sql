@@ -39,9 +39,13 @@ BEGIN
 END;
 
 -- D11: the answer to each (SenderID, PayloadID) for 24 hours. Rows are appended in arrival
--- order, so an answer lands on the table's last pages and only the small unique index takes a
--- random leaf per insert (see migration 0002). `response` holds the answer as it was sent, or
--- (from 2026-12) compressed: a 0 byte, the length, an LZ4 block (see `codec::pack_answer`).
+-- order, so an answer lands on the table's last pages. No index on the pair: PayloadIDs are
+-- random, and its B-tree took a random page write per request; the store keeps that index in
+-- memory instead (`src/sqlite/recent.rs`), and builds `payload_replay_pair` on (sender_id,
+-- payload_id) only when more pairs are held than memory may take. A pair has one row in force:
+-- a newer answer within 24 hours of it is not stored, an older row is deleted when a new answer
+-- comes. `response` holds the answer as it was sent, or (from 2026-12) compressed: a 0 byte,
+-- the length, an LZ4 block (see `codec::pack_answer`).
 CREATE TABLE IF NOT EXISTS records.payload_replay (
     id             INTEGER PRIMARY KEY,
     sender_id      TEXT NOT NULL,
@@ -52,5 +56,4 @@ CREATE TABLE IF NOT EXISTS records.payload_replay (
     response       BLOB NOT NULL
 );
 
-CREATE UNIQUE INDEX IF NOT EXISTS records.payload_replay_key ON payload_replay (sender_id, payload_id);
 CREATE INDEX IF NOT EXISTS records.payload_replay_at ON payload_replay (at_ms);
