@@ -53,6 +53,21 @@ pub struct El {
     pub repeat: u8,
     /// Components, when this element is a composite.
     pub components: &'static [El],
+    /// One past the last required component (0 when none is): a composite with at least this
+    /// many components misses none that is required.
+    pub required_components: u8,
+}
+
+/// One past the last required element of `elements` (0 when none is).
+const fn required_prefix(elements: &[El]) -> u8 {
+    let mut n = elements.len();
+    while n > 0 {
+        if matches!(elements[n - 1].usage, Usage::Required) {
+            break;
+        }
+        n -= 1;
+    }
+    n as u8
 }
 
 const fn el(usage: Usage, ty: Ty, min: u16, max: u16, reference: u16, codes: &'static [&'static str]) -> El {
@@ -70,6 +85,7 @@ const fn el(usage: Usage, ty: Ty, min: u16, max: u16, reference: u16, codes: &'s
         scalar,
         repeat: 1,
         components: &[],
+        required_components: 0,
     }
 }
 
@@ -150,6 +166,7 @@ const fn composite(usage: Usage, reference: u16, components: &'static [El]) -> E
         scalar: false,
         repeat: 1,
         components,
+        required_components: required_prefix(components),
     }
 }
 
@@ -208,6 +225,9 @@ pub struct Entry {
     pub max: u16,
     /// Set when this entry is a loop started by `seg`.
     pub child: Option<&'static LoopDef>,
+    /// One past the segment's last required element: a segment with at least this many
+    /// elements misses none that is required.
+    pub required_elements: u8,
 }
 
 #[derive(Debug)]
@@ -281,10 +301,12 @@ impl LoopDef {
 }
 
 const fn seg(seg: &'static Seg, usage: Usage, max: u16) -> Entry {
-    Entry { seg, key: schema_key(seg.id), usage, max, child: None }
+    let required_elements = required_prefix(seg.elements);
+    Entry { seg, key: schema_key(seg.id), usage, max, child: None, required_elements }
 }
 const fn lp(seg: &'static Seg, usage: Usage, max: u16, child: &'static LoopDef) -> Entry {
-    Entry { seg, key: schema_key(seg.id), usage, max, child: Some(child) }
+    let required_elements = required_prefix(seg.elements);
+    Entry { seg, key: schema_key(seg.id), usage, max, child: Some(child), required_elements }
 }
 /// The key of the HL entries, whose numbering the validator checks.
 pub const HL_KEY: u32 = schema_key("HL");
@@ -558,6 +580,7 @@ const EQ01: El = El {
     scalar: false,
     repeat: 99,
     components: &[],
+    required_components: 0,
 };
 const EQ02: &[El] = &[
     req_id(235, 2, 2, &["AD", "CJ", "HC", "ID", "IV", "N4", "ZZ"]),

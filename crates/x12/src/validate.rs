@@ -239,7 +239,7 @@ impl SetValidator {
         }
         let mut elements = Vec::new();
         if check && structural.is_none() {
-            check_segment(seg, fields, entry.seg, &mut elements);
+            check_segment(seg, fields, entry.seg, entry.required_elements, &mut elements);
         }
         if entry.key == HL_KEY && structural.is_none() {
             self.check_hl(fields, entry.seg.slot, &mut elements);
@@ -571,7 +571,7 @@ impl Scan {
 // Always inlined: with `enter` inlined into the step, the compiler kept this out of line, and
 // the call with its spills cost more than it saved.
 #[inline(always)]
-fn check_segment(seg: &Segment<'_>, fields: &Fields<'_>, spec: &Seg, out: &mut Vec<ElementError>) {
+fn check_segment(seg: &Segment<'_>, fields: &Fields<'_>, spec: &Seg, required: u8, out: &mut Vec<ElementError>) {
     let scan = if fields.clean { Scan { flags: 0 } } else { Scan::of(seg, fields.tail) };
     let present = fields.count;
     let clean = scan.flags == 0;
@@ -626,7 +626,7 @@ fn check_segment(seg: &Segment<'_>, fields: &Fields<'_>, spec: &Seg, out: &mut V
             && !raw.is_empty()
             && def.usage != Usage::NotUsed
             && def.repeat >= 1
-            && components_valid(raw, seg.delimiters().component, def.components)
+            && components_valid(raw, seg.delimiters().component, def)
         {
             continue;
         }
@@ -639,6 +639,11 @@ fn check_segment(seg: &Segment<'_>, fields: &Fields<'_>, spec: &Seg, out: &mut V
             code: E::TooManyElements,
             bad_value: None,
         });
+        return;
+    }
+    // Usually settled by the entry's count of required elements, without a walk over the
+    // elements that were not sent.
+    if present >= usize::from(required) {
         return;
     }
     for (i, def) in spec.elements.iter().enumerate().skip(present) {
@@ -759,7 +764,8 @@ fn scalar_valid(raw: &[u8], def: &El) -> bool {
 /// missing. What the general check of a composite finds no error in. Out of line and small,
 /// as `scalar_valid`.
 #[inline(never)]
-fn components_valid(raw: &[u8], sep: u8, components: &[El]) -> bool {
+fn components_valid(raw: &[u8], sep: u8, def: &El) -> bool {
+    let components = def.components;
     // A simple component (see `El::simple`) by the element loop's few compares, which is what
     // the value check comes to for it; any other by the value check.
     #[inline(always)]
@@ -794,7 +800,7 @@ fn components_valid(raw: &[u8], sep: u8, components: &[El]) -> bool {
             None => break,
         }
     }
-    ok && components.iter().skip(ci + 1).all(|c| c.usage != Usage::Required)
+    ok && ci + 1 >= usize::from(def.required_components)
 }
 
 /// True when `raw` has at most `def.repeat` repetitions and each is a valid value of `def` (a
