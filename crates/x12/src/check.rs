@@ -52,7 +52,7 @@ impl<T> Checked<'_, T> {
 
 /// A transaction-set reader: the 270 validator/decoder or the 271 reader.
 trait SetReader<'a>: Sized {
-    type Out;
+    type Out: Default;
     const FUNCTIONAL_ID: &'static str;
     const SET_ID: &'static str;
     /// Whether `step` reads the split it is given: a reader that does not (the 271's, which
@@ -60,19 +60,18 @@ trait SetReader<'a>: Sized {
     const READS_FIELDS: bool;
     /// `text` is the tokenised input as text, when all of it is UTF-8.
     fn new(text: Option<&'a str>) -> Self;
-    /// `fields` is `seg` split at its element separators.
-    fn step(&mut self, seg: &Segment<'a>, fields: &Fields<'a>);
-    /// Ends the set and hands over its segment errors. The reader keeps its output until
-    /// [`SetReader::take_out`]: the typed 270 is over a kilobyte, and each move of it is a copy.
+    /// `fields` is `seg` split at its element separators. `out` is the output being built: it
+    /// is kept by the caller, not the reader, and goes into the verdict in one move (the typed
+    /// 270 is over a kilobyte, and taking it out of its reader cost two copies and a reset).
+    fn step(&mut self, out: &mut Self::Out, seg: &Segment<'a>, fields: &Fields<'a>);
+    /// Ends the set and hands over its segment errors.
     fn finish(&mut self) -> Vec<SegmentError>;
-    /// Takes the output, leaving an empty one: by reference, so that the reader (half as big
-    /// again as the typed 270 it holds) is not copied once more on its way out.
-    fn take_out(&mut self) -> Self::Out;
+    /// Completes `out` before it goes into the verdict (for a reader that builds it apart).
+    fn complete(&mut self, out: &mut Self::Out);
 }
 
 struct Reader270<'a> {
     validator: SetValidator,
-    inquiry: Inquiry270<'a>,
     /// The input after the ISA as text: one UTF-8 check for the whole interchange instead of
     /// one per segment.
     text: Option<&'a str>,
@@ -83,12 +82,11 @@ impl<'a> SetReader<'a> for Reader270<'a> {
     const FUNCTIONAL_ID: &'static str = "HS";
     const SET_ID: &'static str = "270";
     const READS_FIELDS: bool = true;
-    // Inlined so that the typed 270 is built in place and moved once, into the verdict.
     #[inline]
     fn new(text: Option<&'a str>) -> Self {
-        Reader270 { validator: SetValidator::new(), inquiry: Inquiry270::default(), text }
+        Reader270 { validator: SetValidator::new(), text }
     }
-    fn step(&mut self, seg: &Segment<'a>, fields: &Fields<'a>) {
+    fn step(&mut self, out: &mut Inquiry270<'a>, seg: &Segment<'a>, fields: &Fields<'a>) {
         // Refused segments are not decoded, and the SE and the first two HLs fill nothing: the
         // call is spared for them.
         if let Some(m) = self.validator.step_fields(seg, fields)
@@ -101,7 +99,7 @@ impl<'a> SetReader<'a> for Reader270<'a> {
                 Some(t) => Some((t, seg.offset())),
                 None => std::str::from_utf8(seg.raw()).ok().map(|t| (t, 0)),
             };
-            apply(&mut self.inquiry, m.slot, seg, fields, seg_text);
+            apply(out, m.slot, seg, fields, seg_text);
         }
     }
     fn finish(&mut self) -> Vec<SegmentError> {
@@ -109,9 +107,7 @@ impl<'a> SetReader<'a> for Reader270<'a> {
         self.validator.take_errors()
     }
     #[inline]
-    fn take_out(&mut self) -> Inquiry270<'a> {
-        std::mem::take(&mut self.inquiry)
-    }
+    fn complete(&mut self, _out: &mut Inquiry270<'a>) {}
 }
 
 impl<'a> SetReader<'a> for Reader271 {
@@ -122,14 +118,14 @@ impl<'a> SetReader<'a> for Reader271 {
     fn new(_text: Option<&'a str>) -> Self {
         Reader271::default()
     }
-    fn step(&mut self, seg: &Segment<'a>, _fields: &Fields<'a>) {
+    fn step(&mut self, _out: &mut Response271, seg: &Segment<'a>, _fields: &Fields<'a>) {
         Reader271::step(self, seg);
     }
     fn finish(&mut self) -> Vec<SegmentError> {
         std::mem::take(&mut self.errors)
     }
-    fn take_out(&mut self) -> Response271 {
-        std::mem::take(&mut self.response)
+    fn complete(&mut self, out: &mut Response271) {
+        *out = std::mem::take(&mut self.response);
     }
 }
 
@@ -207,10 +203,12 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
     // IEA01 and IEA02.
     let mut iea: Option<[&'a [u8]; 2]> = None;
 
-    // The reader of the one transaction set, made once and never moved until its output goes
-    // into the verdict: a real-time interchange carries exactly one set (a second ST is
-    // refused), so it is never reused. `open` is the acknowledgement of the set being read.
+    // The reader of the one transaction set, made once: a real-time interchange carries
+    // exactly one set (a second ST is refused), so it is never reused. Its output is built in
+    // `out`, which moves once, into the verdict. `open` is the acknowledgement of the set
+    // being read.
     let mut reader = R::new(rest_text);
+    let mut out = R::Out::default();
     let mut open: Option<SetAck> = None;
     let mut st_control: &'a [u8] = b"";
     let mut st_fields: [&'a [u8]; 3] = [b""; 3];
@@ -224,13 +222,13 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
         if open.is_some() {
             set_segments += 1;
             if !matches!(key, SE | GE | IEA | GS | ST) {
-                reader.step(&seg, &fields);
+                reader.step(&mut out, &seg, &fields);
                 continue;
             }
         }
         if let Some(mut ack) = open.take() {
             if key == SE {
-                reader.step(&seg, &fields);
+                reader.step(&mut out, &seg, &fields);
                 let f = [fields.get(0), fields.get(1)];
                 if digits(f[0]) != Some(set_segments) {
                     ack.errors.push(SetErrorCode::SegmentCountMismatch);
@@ -324,7 +322,7 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
                 if f[2] != CONVENTION.as_bytes() {
                     ack.errors.push(SetErrorCode::ConventionNotSupported);
                 }
-                reader.step(&seg, &fields);
+                reader.step(&mut out, &seg, &fields);
                 open = Some(ack);
             }
             ST if group.is_some() && !group_closed => {
@@ -384,7 +382,8 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
     };
     let set_ok = set.as_ref().is_some_and(|s| s.code == AckCode::Accepted);
     if group_errors.is_empty() && set_ok && decoded {
-        return Checked::Accepted { interchange: header, group, transaction: reader.take_out() };
+        reader.complete(&mut out);
+        return Checked::Accepted { interchange: header, group, transaction: out };
     }
     if let Some(ack) = set.as_mut() {
         let [id, control, convention] = st_fields;
