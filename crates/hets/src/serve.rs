@@ -119,9 +119,20 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
         // Purge replayable answers older than 24 hours (D11) now and then.
         let purge_store = store.clone();
         tokio::spawn(async move {
+            let mut first = true;
             loop {
                 let s = purge_store.clone();
-                let _ = tokio::task::spawn_blocking(move || s.purge_replays(now_minus(86_400))).await;
+                let _ = tokio::task::spawn_blocking(move || {
+                    let purged = s.purge_replays(now_minus(86_400));
+                    if first {
+                        // The embedded store reads its PayloadIDs into memory on the first
+                        // lookup: this one, not a submitter's.
+                        let _ = s.replay("", "", now_minus(86_400));
+                    }
+                    purged
+                })
+                .await;
+                first = false;
                 tokio::time::sleep(std::time::Duration::from_secs(600)).await;
             }
         });
