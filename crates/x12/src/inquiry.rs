@@ -232,18 +232,26 @@ pub(crate) fn apply<'a>(
             if !f[0].is_empty() {
                 // Sized once: the CMS sample asks for 13 service types in one EQ01.
                 let n = 1 + f[0].bytes().filter(|&b| b == d.repetition).count();
-                let mut types = Vec::with_capacity(n);
-                // A plain loop over the bytes: `split_text`'s iterator searched again from each
-                // piece's start and cost half as much again per code.
-                let mut from = 0;
-                for (i, &b) in f[0].as_bytes().iter().enumerate() {
-                    if b == d.repetition {
-                        types.push(f[0].get(from..i).unwrap_or(""));
-                        from = i + 1;
+                let bytes = f[0].as_bytes();
+                // The usual EQ01, two-character codes only (`30^42^A7`): the `n - 1` separators
+                // counted are every third byte, so the codes are cut at fixed offsets, without
+                // a walk over the bytes, and collected from a range (no capacity check per code).
+                if bytes.len() + 1 == 3 * n && (1..n).all(|k| bytes.get(3 * k - 1) == Some(&d.repetition)) {
+                    eq.service_types = (0..n).map(|k| f[0].get(3 * k..3 * k + 2).unwrap_or("")).collect();
+                } else {
+                    let mut types = Vec::with_capacity(n);
+                    // A plain loop over the bytes: `split_text`'s iterator searched again from
+                    // each piece's start and cost half as much again per code.
+                    let mut from = 0;
+                    for (i, &b) in bytes.iter().enumerate() {
+                        if b == d.repetition {
+                            types.push(f[0].get(from..i).unwrap_or(""));
+                            from = i + 1;
+                        }
                     }
+                    types.push(f[0].get(from..).unwrap_or(""));
+                    eq.service_types = types;
                 }
-                types.push(f[0].get(from..).unwrap_or(""));
-                eq.service_types = types;
             }
             if !f[1].is_empty() {
                 let mut c = split_text(f[1], d.component);
