@@ -383,8 +383,9 @@ fn find(frame: &Frame, fields: &Fields<'_>, forward: bool) -> Option<usize> {
     search(entries, fields, range)
 }
 
-/// [`find`] forward from entry `from` on.
-#[inline]
+/// [`find`] forward from entry `from` on. Out of line: only the HLs (three a 270) and AMTs
+/// come here, and inlined into the step it cost every segment registers.
+#[inline(never)]
 fn find_from(frame: &Frame, fields: &Fields<'_>, from: usize) -> Option<usize> {
     search(frame.def.entries, fields, from..frame.def.entries.len())
 }
@@ -568,11 +569,18 @@ impl Scan {
     }
 }
 
+/// [`Scan::of`] out of line: most segments of a 270 are known clean without a scan (see
+/// `CleanSpans`), and the scan inlined for the few others cost the step registers.
+#[inline(never)]
+fn scan_of(seg: &Segment<'_>, tail: &[u8]) -> Scan {
+    Scan::of(seg, tail)
+}
+
 // Always inlined: with `enter` inlined into the step, the compiler kept this out of line, and
 // the call with its spills cost more than it saved.
 #[inline(always)]
 fn check_segment(seg: &Segment<'_>, fields: &Fields<'_>, spec: &Seg, required: u8, out: &mut Vec<ElementError>) {
-    let scan = if fields.clean { Scan { flags: 0 } } else { Scan::of(seg, fields.tail) };
+    let scan = if fields.clean { Scan { flags: 0 } } else { scan_of(seg, fields.tail) };
     let present = fields.count;
     let clean = scan.flags == 0;
     // Every schema segment has fewer than `MAX_FIELDS` elements, so each one checked was kept.
