@@ -7,7 +7,7 @@ use crate::date::{Date, Time};
 use crate::schema::{
     El, Entry, HL_KEY, LoopDef, NO_ENTRY, SEGMENT_IDS_270, SLOT_KEYS, Seg, Slot, TRANSACTION_270, Ty, Usage, id_slot,
 };
-use crate::segment::{Fields, Segment};
+use crate::segment::{Fields, Segment, id_key};
 
 /// Past this many IK3s a set is hopeless; more would only bloat the 999.
 const MAX_SEGMENT_ERRORS: usize = 100;
@@ -395,20 +395,26 @@ fn find_from(frame: &Frame, fields: &Fields<'_>, from: usize) -> Option<usize> {
 fn search(entries: &[Entry], fields: &Fields<'_>, range: std::ops::Range<usize>) -> Option<usize> {
     let mut fallback = None;
     for i in range {
-        if entries[i].key != fields.key {
+        let e = &entries[i];
+        if e.key != fields.key {
             continue;
         }
-        let s = entries[i].seg;
-        match s.qualifier {
+        match e.seg.qualifier {
             None => return Some(i),
             Some((n, codes)) => {
                 let q = fields.get(n.wrapping_sub(1));
-                if crate::codes::in_list(codes, q) {
+                // One code (each HL level, each AMT): compared as packed keys, which for a code
+                // of one to three bytes is byte equality, without the list search.
+                let hit = match codes {
+                    [code] if (1..=3).contains(&code.len()) => id_key(code.as_bytes()) == id_key(q),
+                    _ => crate::codes::in_list(codes, q),
+                };
+                if hit {
                     return Some(i);
                 }
                 // An unknown AMT qualifier still is an AMT of this loop; HL levels are not
                 // guessed (an unknown level code is reported on its own).
-                if s.id != "HL" && fallback.is_none() {
+                if e.key != HL_KEY && fallback.is_none() {
                     fallback = Some(i);
                 }
             }
