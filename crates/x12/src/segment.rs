@@ -279,11 +279,9 @@ impl<'a> Fields<'a> {
         // Separators found so far.
         let mut n = 0;
         let mut base = 0;
-        let mut len = None;
-        let mut words = rest.chunks_exact(8);
-        for word in &mut words {
-            let Ok(bytes) = <[u8; 8]>::try_from(word) else { break };
-            let x = u64::from_le_bytes(bytes);
+        // One word: its separators recorded (only those before the terminator, when it holds
+        // one), and where the segment ends when it does.
+        let mut word = |x: u64, base: usize, n: &mut usize| -> Option<usize> {
             let marks = zero_bytes(x ^ separators);
             // Whether the word holds the terminator, and the lowest one: the cheap zero-byte
             // test may mark a byte above a real match, never one below, so its lowest mark is
@@ -294,19 +292,41 @@ impl<'a> Fields<'a> {
                 // Separators past the terminator belong to later segments. (Only in the last
                 // word: masking every word cost a few instructions a word for nothing.)
                 let at = stop.trailing_zeros();
-                record(&mut self.ends, &mut n, base, marks & ((1 << at) - 1));
-                len = Some(base + (at / 8) as usize);
+                record(&mut self.ends, n, base, marks & ((1 << at) - 1));
+                return Some(base + (at / 8) as usize);
+            }
+            record(&mut self.ends, n, base, marks);
+            None
+        };
+        let mut len = None;
+        // Two words a round (the loop's own count and bounds once for both).
+        let mut pairs = rest.chunks_exact(16);
+        for pair in &mut pairs {
+            let (Some(a), Some(b)) = (pair.first_chunk::<8>(), pair.last_chunk::<8>()) else { break };
+            len = word(u64::from_le_bytes(*a), base, &mut n);
+            if len.is_some() {
                 break;
             }
-            record(&mut self.ends, &mut n, base, marks);
+            len = word(u64::from_le_bytes(*b), base + 8, &mut n);
+            if len.is_some() {
+                break;
+            }
+            base += 16;
+        }
+        let mut tail = pairs.remainder();
+        if len.is_none()
+            && let Some((a, more)) = tail.split_first_chunk::<8>()
+        {
+            len = word(u64::from_le_bytes(*a), base, &mut n);
             base += 8;
+            tail = more;
         }
         let len = match len {
             Some(len) => len,
             None => {
                 // The input's last bytes, fewer than a word.
                 let mut len = rest.len();
-                for (k, &b) in words.remainder().iter().enumerate() {
+                for (k, &b) in tail.iter().enumerate() {
                     if b == terminator {
                         len = base + k;
                         break;
