@@ -253,7 +253,7 @@ fn check<'a, R: SetReader<'a>>(input: &'a [u8], rules: &Rules<'_>) -> Checked<'a
                 let gs = &fields;
                 let f: [&[u8]; 9] = std::array::from_fn(|i| gs.get(i));
                 let n = gs.count;
-                if let Some(problem) = gs_problem(&f, n, seg.raw()) {
+                if let Some(problem) = gs_problem(&f, n, seg.raw(), fields.clean) {
                     return refuse(Ta1Code::ContentInvalid, problem);
                 }
                 // The group must name the same parties as the interchange that carries it: the
@@ -455,13 +455,15 @@ fn finish_set(ack: &mut SetAck, errors: Vec<SegmentError>) {
 
 /// GS syntax problems make the interchange content invalid (TA105 `024`).
 /// `raw` is the whole segment: when all of it is printable (separators included), so is every
-/// element, and one pass the compiler vectorises replaces nine short loops.
-fn gs_problem(f: &[&[u8]; 9], n: usize, raw: &[u8]) -> Option<String> {
+/// element, and one pass the compiler vectorises replaces nine short loops; `clean` says the
+/// caller knows it printable.
+fn gs_problem(f: &[&[u8]; 9], n: usize, raw: &[u8], clean: bool) -> Option<String> {
     let printable = |b: &[u8]| b.iter().all(|&c| is_x12_char(c));
     if n > 8 {
         return Some("GS has more than 8 elements".into());
     }
-    let all_printable = raw.iter().fold(true, |ok, &c| ok & is_x12_char(c));
+    // A segment known clean (see `CleanSpans`) is printable without a pass of its own.
+    let all_printable = clean || raw.iter().fold(true, |ok, &c| ok & is_x12_char(c));
     if !all_printable && f.iter().any(|e| !printable(e)) {
         return Some("GS holds a character outside the X12 character sets".into());
     }
