@@ -170,16 +170,27 @@ impl Time {
     }
 
     /// Parses TM: `HHMM`, `HHMMSS`, `HHMMSSD` or `HHMMSSDD`.
+    #[inline]
     pub fn parse(b: &[u8]) -> Option<Time> {
-        // Padded with zeros to eight digits: `HHMM` has no seconds, and `HHMMSSD` tenths.
-        let w = match *b {
-            [a, b, c, d] => [a, b, c, d, b'0', b'0', b'0', b'0'],
-            [a, b, c, d, e, f] => [a, b, c, d, e, f, b'0', b'0'],
-            [a, b, c, d, e, f, g] => [a, b, c, d, e, f, g, b'0'],
-            [a, b, c, d, e, f, g, h] => [a, b, c, d, e, f, g, h],
-            _ => return None,
+        // Padded with zeros to eight digits: `HHMM` has no seconds, and `HHMMSSD` tenths. The
+        // bytes are loaded as words (a byte at a time cost half as much again).
+        const ZEROS: u64 = 0x3030_3030_3030_3030;
+        let word = if let Some(w) = b.first_chunk::<8>()
+            && b.len() == 8
+        {
+            u64::from_le_bytes(*w)
+        } else if let Some((w, rest)) = b.split_first_chunk::<4>() {
+            let head = u64::from(u32::from_le_bytes(*w));
+            match *rest {
+                [] => head | ZEROS << 32,
+                [e, f] => head | u64::from(u16::from_le_bytes([e, f])) << 32 | ZEROS << 48,
+                [e, f, g] => head | u64::from(u16::from_le_bytes([e, f])) << 32 | u64::from(g) << 48 | ZEROS << 56,
+                _ => return None,
+            }
+        } else {
+            return None;
         };
-        let [h, m, s, c] = digit_pairs(w)?;
+        let [h, m, s, c] = digit_pairs(word.to_le_bytes())?;
         Time::new(h, m, s, c)
     }
 
