@@ -22,10 +22,10 @@ use std::collections::VecDeque;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
-/// Pairs held within the window before the store falls back to an index in the file: 2^24
-/// slots of 8 bytes (128 MiB) at the most, a day of 140 requests a second with every
-/// PayloadID new.
-pub(crate) const MAX_LIVE: usize = 12_000_000;
+/// Pairs held within the window before the store falls back to an index in the file: a day of
+/// about 90 requests a second, every PayloadID new. The table then has 2^24 slots of 8 bytes
+/// (128 MiB; briefly twice that while it is rebuilt).
+pub(crate) const MAX_LIVE: usize = 8_000_000;
 const MIN_SLOTS: usize = 1 << 12;
 /// A slot's low bits: the row id's offset from `base`. The table is rebuilt (and the base
 /// moved) long before ids stored in one table span 2^28.
@@ -180,26 +180,27 @@ impl RecentPayloads {
     /// Rebuilds the table with its live entries only, at a size that leaves room to grow and
     /// a base that fits both them and row `id`.
     fn rebuild(&mut self, id: i64) {
-        let live: Vec<(u64, i64)> = self
-            .slots
-            .iter()
-            .filter(|&&s| s != 0)
-            .map(|&s| (s & TAG, self.base + (s & OFFSET) as i64))
-            // SQLite hands out max(id) + 1, so live ids never lie 2^28 apart; were they to,
-            // the entries too far below `id` would be forgotten rather than misplaced.
-            .filter(|&(_, row)| row >= self.live_from && id - row < OFFSET as i64)
-            .collect();
+        let (old_base, live_from) = (self.base, self.live_from);
+        let row = |s: u64| old_base + (s & OFFSET) as i64;
+        // SQLite hands out max(id) + 1, so live ids never lie 2^28 apart; were they to, the
+        // entries too far below `id` would be forgotten rather than misplaced.
+        let keep = |s: u64| s != 0 && row(s) >= live_from && id - row(s) < OFFSET as i64;
+        let (live, lowest) =
+            self.slots.iter().filter(|&&s| keep(s)).fold((0, id), |(n, low), &s| (n + 1, low.min(row(s))));
         let mut size = MIN_SLOTS;
         // Half full at most after a rebuild (then seven tenths before the next one), so a
         // steady stream rebuilds once per fifth of the table's size.
-        while size < 2 * (live.len() + 1) {
+        while size < 2 * (live + 1) {
             size *= 2;
         }
-        self.base = live.iter().map(|&(_, row)| row).min().unwrap_or(id).min(id) - 1;
-        self.slots = vec![0; size];
-        self.used = live.len();
-        for (tag, row) in live {
-            self.place(tag | (row - self.base) as u64);
+        // The old slots are read straight into the new table: no list of the live entries
+        // beside the two tables.
+        let old = std::mem::replace(&mut self.slots, vec![0; size]);
+        self.base = lowest - 1;
+        self.used = live;
+        for s in old.into_iter().filter(|&s| keep(s)) {
+            let moved = (s & TAG) | (row(s) - self.base) as u64;
+            self.place(moved);
         }
     }
 
