@@ -37,8 +37,6 @@ pub struct SqliteStore {
     /// and commit that file alone, and never wait for (or hold up) writes to the main file.
     records_writer: Arc<Mutex<Connection>>,
     held: compliance::HeldNames,
-    /// The (sender, PayloadID) pairs that may have a stored answer (D11), read from the table
-    /// on the first lookup.
     /// Where each recent (sender, PayloadID) was stored (see `sqlite/recent.rs`), read in from
     /// the table on first use.
     recent: RwLock<recent::RecentPayloads>,
@@ -716,8 +714,8 @@ fn insert_transaction(conn: &Connection, t: &TransactionRecord) -> Result<i64, S
     Ok(conn.last_insert_rowid())
 }
 
-/// A held answer younger than 24 hours stays: the first answer to a PayloadID is the one
-/// replayed. An older one (not purged yet) gives way to the new request.
+/// Which answer is kept for a pair (the first within 24 hours) is decided before this insert,
+/// in `record_exchanges`: the table has no unique index to do it.
 const INSERT_REPLAY: &str = "INSERT INTO payload_replay
     (sender_id, payload_id, at_ms, request_digest, payload_type, response) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
@@ -909,7 +907,9 @@ impl Store for SqliteStore {
                 .read()
                 .unwrap_or_else(PoisonError::into_inner)
                 .candidates(recent::pair_hash(sender, payload_id), &mut ids);
-            if ids.is_empty() {
+            // A miss is certain unless the table was just given up for the index (the flag is
+            // set before the table is emptied).
+            if ids.is_empty() && !self.replay_indexed.load(Ordering::Acquire) {
                 return Ok(None);
             }
         }
