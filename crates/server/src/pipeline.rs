@@ -3,10 +3,13 @@
 
 use crate::recorder::{Done, Recorder};
 use eligibility::{Context, Facts, Instant, RelationshipState, Releases, Settings};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use store::{AttestationState, Outcome, RelationshipRule, RelationshipStatus, Replay, Store, TransactionRecord};
+use store::{
+    AttestationState, Outcome, Relationship, RelationshipRule, RelationshipStatus, Replay, Store, TransactionRecord,
+};
 use x12::{Checked, Delimiters, OutboundEnvelope, Rules};
 
 /// What the answer is.
@@ -61,7 +64,30 @@ pub struct Responder {
     /// setting that may change at run time, on any node, so it is read again after
     /// [`RULE_TTL`] instead of on every request.
     rule: Mutex<Option<(RelationshipRule, std::time::Instant)>>,
+    /// Each (submitter, NPI)'s provider and relationship as last read, for [`REFERENCE_TTL`].
+    references: Mutex<HashMap<String, Arc<Reference>>>,
 }
+
+/// A provider and a submitter's relationship with it, as read at `read` under the store's
+/// `version` (`Store::reference_version`).
+struct Reference {
+    provider: Option<eligibility::Provider>,
+    relationship: Option<Relationship>,
+    read: std::time::Instant,
+    version: Option<u64>,
+}
+
+/// How long a provider and a relationship read with one request serve the next requests of the
+/// same submitter and NPI, which then read only their beneficiary: two of the three reads of
+/// every request saved. Only on a store that versions its reference data
+/// (`Store::reference_version`: SQLite, whose one server makes the changes): a change made
+/// through it (the desktop, the API, an audit, a batch file) is seen at once, one made by
+/// another process (a command-line import) within this second. PostgreSQL's nodes share their
+/// data, so there every request reads all three.
+const REFERENCE_TTL: Duration = Duration::from_secs(1);
+/// Past this many (submitter, NPI) pairs the memory starts over (random NPIs must not grow
+/// it without bound).
+const REFERENCES_KEPT: usize = 10_000;
 
 /// How long the relationship rule read from the store is trusted.
 const RULE_TTL: Duration = Duration::from_secs(1);
@@ -81,6 +107,7 @@ impl Responder {
             control: AtomicU32::new(1),
             recorder,
             rule: Mutex::new(None),
+            references: Mutex::new(HashMap::new()),
         })
     }
 
@@ -209,7 +236,7 @@ impl Responder {
                 let decision = match found {
                     Ok(found) => {
                         let facts = Facts {
-                            provider: found.provider.as_ref(),
+                            provider: found.reference.provider.as_ref(),
                             relationship: found.relationship,
                             beneficiary: found.beneficiary.as_ref(),
                             cost_sharing: &self.cost_sharing,
@@ -233,15 +260,46 @@ impl Responder {
         Answer { kind, payload, record }
     }
 
+    /// The provider and relationship of a (submitter, NPI), if read within [`REFERENCE_TTL`].
+    fn recent_reference(&self, key: &str, version: Option<u64>) -> Option<Arc<Reference>> {
+        let version = version?;
+        let references = self.references.lock().unwrap_or_else(PoisonError::into_inner);
+        references.get(key).filter(|r| r.version == Some(version) && r.read.elapsed() < REFERENCE_TTL).cloned()
+    }
+
     fn lookup(
         &self,
         submitter: &str,
         keys: &eligibility::Keys<'_>,
         day: x12::Date,
     ) -> Result<Found, store::StoreError> {
-        let store::RequestFacts { provider, relationship: declared, beneficiary } =
-            self.store.request_facts(submitter, keys.npi, keys.mbi.as_deref())?;
-        let declared_state = match &declared {
+        let key = format!("{submitter}|{}", keys.npi);
+        let mbi = keys.mbi.as_deref();
+        // Taken before the read: a change committed meanwhile makes what is read now stale.
+        let version = self.store.reference_version();
+        let (reference, beneficiary) = match self.recent_reference(&key, version) {
+            Some(reference) => (reference, mbi.map(|m| self.store.beneficiary(m)).transpose()?.flatten()),
+            None => {
+                // All three in one read (one statement on SQLite, one round trip on PostgreSQL).
+                let facts = self.store.request_facts(submitter, keys.npi, mbi)?;
+                let reference = Arc::new(Reference {
+                    provider: facts.provider,
+                    relationship: facts.relationship,
+                    read: std::time::Instant::now(),
+                    version,
+                });
+                if version.is_some() {
+                    let mut references = self.references.lock().unwrap_or_else(PoisonError::into_inner);
+                    if references.len() >= REFERENCES_KEPT {
+                        references.clear();
+                    }
+                    references.insert(key, reference.clone());
+                }
+                (reference, facts.beneficiary)
+            }
+        };
+        let declared = &reference.relationship;
+        let declared_state = match declared {
             Some(r) if r.active_on(day) => RelationshipState::Active,
             Some(r) if r.status == RelationshipStatus::Suspended => RelationshipState::Suspended,
             _ => RelationshipState::Missing,
@@ -265,12 +323,12 @@ impl Responder {
                 }
             }
         };
-        Ok(Found { provider, relationship, beneficiary })
+        Ok(Found { reference, relationship, beneficiary })
     }
 }
 
 struct Found {
-    provider: Option<eligibility::Provider>,
+    reference: Arc<Reference>,
     relationship: RelationshipState,
     beneficiary: Option<eligibility::Beneficiary>,
 }

@@ -89,3 +89,29 @@ fn a_broken_set_gets_a_999() {
     assert!(text.contains("~AK1*HS*5014*005010X279A1~AK2*270*000000001*005010X279A1~IK5*R*4~AK9*R*1*1*0~"), "{text}");
     assert_eq!(a.record.outcome, Outcome::Ack999);
 }
+
+/// The provider and relationship read with one request serve the next ones for a second, but a
+/// change made through the server's own store is seen by the very next request: a suspended
+/// relationship answers AAA 41 at once, and lifting the suspension answers benefits at once.
+#[test]
+fn a_relationship_changed_through_the_store_is_seen_by_the_next_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = responder(&dir);
+    let payload = std::fs::read(SAMPLE).unwrap();
+    let ask = || {
+        String::from_utf8(r.respond(&Inbound { payload: &payload, submitter: "WDEMO001", at: at() }).payload).unwrap()
+    };
+    let refused = "~NM1*1P*2*BAYSIDE FAMILY MEDICINE*****XX*1125213722~AAA*N**41*N~";
+    let first = ask();
+    assert!(!first.contains(refused) && first.contains("~EB*1**"), "{first}");
+    let mut held = r.store().relationship("WDEMO001", "1125213722").unwrap().unwrap();
+    held.status = store::RelationshipStatus::Suspended;
+    r.store().put_relationships(std::slice::from_ref(&held)).unwrap();
+    let second = ask();
+    assert!(second.contains(refused), "{second}");
+    assert!(!second.contains("~EB*"), "{second}");
+    held.status = store::RelationshipStatus::Active;
+    r.store().put_relationships(&[held]).unwrap();
+    let third = ask();
+    assert!(!third.contains(refused) && third.contains("~EB*1**"), "{third}");
+}

@@ -125,6 +125,15 @@ pub trait Store: Send + Sync {
         false
     }
 
+    /// A number that changes whenever this store object commits a change to the reference data
+    /// (providers, relationships, submitters, settings, anything but the transaction records):
+    /// a caller that keeps such data for a moment compares it before trusting what it kept.
+    /// Changes made by another process do not move it. `None` (the default, and PostgreSQL's,
+    /// whose nodes share the data) means there is no such number: keep nothing.
+    fn reference_version(&self) -> Option<u64> {
+        None
+    }
+
     /// The beneficiary with this MBI: one primary-key read.
     fn beneficiary(&self, mbi: &str) -> Result<Option<Beneficiary>, StoreError>;
 

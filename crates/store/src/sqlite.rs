@@ -25,7 +25,7 @@ use eligibility::{Beneficiary, CostSharing, Instant, Provider, SubmitterSeed};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -44,6 +44,8 @@ pub struct SqliteStore {
     /// True once more PayloadIDs are held than the table may: lookups then go through an
     /// index in the file, as they would without the table.
     replay_indexed: AtomicBool,
+    /// Bumped after every use of the main file's writer (see `Store::reference_version`).
+    main_writes: AtomicU64,
     /// Dropping it ends the checkpointer thread (after a last checkpoint).
     _checkpointer: Option<Checkpointer>,
 }
@@ -201,11 +203,15 @@ impl SqliteStore {
             recent: RwLock::new(recent::RecentPayloads::new()),
             recent_loaded: std::sync::Once::new(),
             replay_indexed: AtomicBool::new(false),
+            main_writes: AtomicU64::new(0),
             _checkpointer: checkpointer,
         })
     }
 
     fn writer(&self) -> MutexGuard<'_, Connection> {
+        // Before the write as well as after it (in `write`): this guard is held by bulk loads,
+        // whose commits nothing follows.
+        self.main_writes.fetch_add(1, Ordering::AcqRel);
         // A panic mid-write leaves the connection with its transaction rolled back (rusqlite's
         // Transaction rolls back on drop), so the connection is still usable.
         self.writer.lock().unwrap_or_else(PoisonError::into_inner)
@@ -218,7 +224,11 @@ impl SqliteStore {
         context: &'static str,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        write_on(&self.writer, context, f)
+        let out = write_on(&self.writer, context, f);
+        // After the commit: a reader that saw the old version may have read the new data (and
+        // will read again), but none can keep old data under the new version.
+        self.main_writes.fetch_add(1, Ordering::AcqRel);
+        out
     }
 
     /// Like [`SqliteStore::write`], on the records file's own writer.
@@ -616,8 +626,16 @@ const REQUEST_FACTS: &str = "SELECT p.npi, p.name, p.first_name, p.entity, p.med
 fn read_beneficiary(conn: &Connection, mbi: &str) -> Result<Option<Beneficiary>, StoreError> {
     let context = "reading a beneficiary";
     let mut stmt = conn.prepare_cached("SELECT body FROM beneficiary WHERE mbi = ?1").map_err(sq(context))?;
-    let blob: Option<Vec<u8>> = stmt.query_row([mbi], |r| r.get(0)).optional().map_err(sq(context))?;
-    blob.map(|b| codec::decode_beneficiary(&b)).transpose()
+    let mut rows = stmt.query([mbi]).map_err(sq(context))?;
+    let Some(row) = rows.next().map_err(sq(context))? else {
+        return Ok(None);
+    };
+    // Decoded straight from SQLite's buffer: no copy of the blob (this is the request path's
+    // one read when the provider and relationship are still known).
+    match row.get_ref(0).map_err(sq(context))? {
+        ValueRef::Blob(b) => codec::decode_beneficiary(b).map(Some),
+        _ => Err(StoreError::corrupt("beneficiary", "the body is not a blob")),
+    }
 }
 
 fn read_provider(conn: &Connection, npi: &str) -> Result<Option<Provider>, StoreError> {
@@ -731,6 +749,10 @@ impl Store for SqliteStore {
         // WAL: readers never wait for the writer, and the pool has a connection per request
         // thread and more.
         true
+    }
+
+    fn reference_version(&self) -> Option<u64> {
+        Some(self.main_writes.load(Ordering::Acquire))
     }
 
     fn beneficiary(&self, mbi: &str) -> Result<Option<Beneficiary>, StoreError> {
