@@ -273,7 +273,8 @@ impl Responder {
         keys: &eligibility::Keys<'_>,
         day: x12::Date,
     ) -> Result<Found, store::StoreError> {
-        let key = format!("{submitter}|{}", keys.npi);
+        // A unit separator cannot occur in either id.
+        let key = format!("{submitter}\u{1f}{}", keys.npi);
         let mbi = keys.mbi.as_deref();
         // Taken before the read: a change committed meanwhile makes what is read now stale.
         let version = self.store.reference_version();
