@@ -772,7 +772,7 @@ async fn process(state: &Arc<AppState>, binding: Binding, req: Request) -> (Http
     // D11 (a retry of an answered PayloadID) and the request path, under the internal deadline.
     let since = Instant { unix_seconds: at_clock.unix_seconds - 86_400, centis: 0 };
     let deadline = state.config.deadline;
-    let finished: Option<Result<Work, store::StoreError>> = if state.responder.store().reads_inline() {
+    let finished: Option<Result<Work, store::StoreError>> = if state.responder.store().calls_inline() {
         // The embedded store reads a local file in microseconds and never waits for its writer
         // (WAL), so the work runs right here: a hop to a blocking thread and back (two thread
         // wake-ups) cost more than the reads. Nothing can stop a stalled disk midway; an answer
@@ -831,15 +831,7 @@ async fn process(state: &Arc<AppState>, binding: Binding, req: Request) -> (Http
         response: answer.payload.clone(),
     };
     // Released only once the record (and the replay) is committed.
-    let (tx, rx) = tokio::sync::oneshot::channel::<bool>();
-    state.responder.commit(
-        answer.record,
-        Some(replay),
-        Box::new(move |ok| {
-            let _ = tx.send(ok);
-        }),
-    );
-    if rx.await != Ok(true) {
+    if !state.responder.record(answer.record, Some(replay)).await {
         return (unavailable(binding), Outcome::new("record_failed"));
     }
     let r = success(&checked, payload_type, text(answer.payload));

@@ -1,7 +1,7 @@
 //! One 270 through the crates: x12 checks it, the store is asked, eligibility decides, x12
 //! writes the answer, the store records the transaction.
 
-use crate::recorder::{Done, Recorder};
+use crate::recorder::Recorder;
 use eligibility::{Context, Facts, Instant, RelationshipState, Releases, Settings};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -154,7 +154,7 @@ impl Responder {
     }
 
     /// Answers one interchange without recording it: the caller must hand the record to
-    /// [`Responder::commit`] and release the answer only once that has reported success.
+    /// [`Responder::record`] and release the answer only once that has reported success.
     pub fn prepare(&self, inbound: &Inbound<'_>) -> Answer {
         let started = std::time::Instant::now();
         let mut answer = self.answer(inbound, false);
@@ -168,10 +168,10 @@ impl Responder {
         self.answer(inbound, true)
     }
 
-    /// Records a transaction (and the replayable answer of D11) with the next group commit;
-    /// `done(true)` runs once both are committed, `done(false)` if they could not be written.
-    pub fn commit(&self, record: TransactionRecord, replay: Option<Replay>, done: Done) {
-        self.recorder.submit(record, replay, Some(done));
+    /// Records a transaction (and the replayable answer of D11) with the next group commit and
+    /// waits for it: true once both are committed, false if they could not be written.
+    pub async fn record(&self, record: TransactionRecord, replay: Option<Replay>) -> bool {
+        self.recorder.record(record, replay).await
     }
 
     /// Waits until every transaction answered so far is in the store.

@@ -118,10 +118,11 @@ pub trait Store: Send + Sync {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 
-    /// Whether a request's reads may run on the thread that serves it: true for a store whose
-    /// reads are local and finish in microseconds without waiting for writers; false (the
-    /// default) for one whose calls wait on a network, which belong on a blocking thread.
-    fn reads_inline(&self) -> bool {
+    /// Whether a request's calls (its reads, and the group commit of its record) may run on the
+    /// thread that serves it: true for a store whose reads are local and finish in microseconds
+    /// without waiting for the writer, and whose commits are local writes; false (the default)
+    /// for one whose calls wait on a network, which belong on a blocking thread.
+    fn calls_inline(&self) -> bool {
         false
     }
 

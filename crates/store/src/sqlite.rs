@@ -745,9 +745,10 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
-    fn reads_inline(&self) -> bool {
+    fn calls_inline(&self) -> bool {
         // WAL: readers never wait for the writer, and the pool has a connection per request
-        // thread and more.
+        // thread and more. A commit appends to the WAL without a sync (synchronous = NORMAL),
+        // and the checkpointer copies the WAL back from a thread of its own.
         true
     }
 
