@@ -4,8 +4,18 @@
 
 use crate::release::{FrequencyRule, PpvMode, PreventiveService};
 use crate::{Address, Beneficiary, CostSharing, Period, Release, YearUsage};
-use x12::{Benefit, Contact, Date, DateValue, Eb, HealthCareDelivery, Inquiry270, RelatedEntity, ResponseAddress};
-use x12::{ResponseDate, ResponseName, ResponseReference, Text, format_decimal};
+use x12::{
+    Benefit, Codes, Contact, Date, DateValue, Eb, HealthCareDelivery, Inquiry270, RelatedEntity, ResponseAddress,
+};
+use x12::{ResponseDate, ResponseName, ResponseReference, Text, decimal_text, number_text};
+
+/// A service type list of code literals, as a constant the answer borrows: `stc!["42", "45"]`.
+macro_rules! stc {
+    ($($code:literal),*) => {{
+        const CODES: &[Text] = &[$(Text::Borrowed($code)),*];
+        CODES
+    }};
+}
 
 pub(crate) struct Input<'a> {
     pub inquiry: &'a Inquiry270<'a>,
@@ -18,13 +28,13 @@ pub(crate) struct Input<'a> {
 }
 
 /// EB03 of active Part A (the CMS sample's list).
-pub const PART_A_TYPES: &[&str] =
-    &["30", "10", "42", "45", "48", "49", "69", "76", "83", "A5", "A7", "AG", "BT", "BU", "BV"];
+pub const PART_A_TYPES: &[Text] =
+    stc!["30", "10", "42", "45", "48", "49", "69", "76", "83", "A5", "A7", "AG", "BT", "BU", "BV"];
 /// EB03 of active Part B (the CMS sample's list).
-pub const PART_B_TYPES: &[&str] = &[
+pub const PART_B_TYPES: &[Text] = stc![
     "30", "2", "3", "5", "10", "14", "23", "24", "25", "26", "27", "28", "33", "36", "37", "38", "39", "40", "42",
     "50", "51", "52", "53", "67", "69", "73", "76", "83", "86", "98", "A4", "A6", "A8", "AD", "AE", "AF", "AI", "AJ",
-    "AK", "AL", "BF", "BG", "BT", "BU", "BV", "DM", "UC",
+    "AK", "AL", "BF", "BG", "BT", "BU", "BV", "DM", "UC"
 ];
 
 /// One 2110C loop, built by chaining: `B::new(…).period(…).amount(…)`. Codes are `&'static str`
@@ -36,7 +46,7 @@ pub const PART_B_TYPES: &[&str] = &[
 type B = Benefit;
 
 trait Build: Sized {
-    fn new(info: &'static str, types: &[&'static str], insurance: impl Into<Text>) -> Self;
+    fn new(info: &'static str, types: &'static [Text], insurance: impl Into<Text>) -> Self;
     fn service_type(self, t: impl Into<Text>) -> Self;
     fn period(self, p: &'static str) -> Self;
     fn amount(self, a: f64) -> Self;
@@ -62,11 +72,11 @@ trait Build: Sized {
 
 impl Build for Benefit {
     #[inline(always)]
-    fn new(info: &'static str, types: &[&'static str], insurance: impl Into<Text>) -> B {
+    fn new(info: &'static str, types: &'static [Text], insurance: impl Into<Text>) -> B {
         Benefit {
             eb: Eb {
                 info: Text::Borrowed(info),
-                service_types: types.iter().map(|t| Text::Borrowed(t)).collect(),
+                service_types: Codes::Borrowed(types),
                 insurance_type: insurance.into(),
                 ..Eb::default()
             },
@@ -75,7 +85,7 @@ impl Build for Benefit {
     }
     #[inline(always)]
     fn service_type(mut self, t: impl Into<Text>) -> B {
-        self.eb.service_types.push(t.into());
+        self.eb.service_types.to_mut().push(t.into());
         self
     }
     #[inline(always)]
@@ -85,18 +95,18 @@ impl Build for Benefit {
     }
     #[inline(always)]
     fn amount(mut self, a: f64) -> B {
-        self.eb.amount = format_decimal(a).into();
+        self.eb.amount = decimal_text(a);
         self
     }
     #[inline(always)]
     fn percent(mut self, p: f64) -> B {
-        self.eb.percent = format_decimal(p).into();
+        self.eb.percent = decimal_text(p);
         self
     }
     #[inline(always)]
     fn quantity(mut self, q: &'static str, n: u32) -> B {
         self.eb.quantity_qualifier = Text::Borrowed(q);
-        self.eb.quantity = n.to_string().into();
+        self.eb.quantity = number_text(n);
         self
     }
     #[inline(always)]
@@ -106,7 +116,7 @@ impl Build for Benefit {
     }
     #[inline(always)]
     fn hcpcs(mut self, code: &str) -> B {
-        self.eb.procedure = vec![Text::Borrowed("HC"), code.to_string().into()];
+        self.eb.procedure = Codes::Owned(vec![Text::Borrowed("HC"), code.to_string().into()]);
         self
     }
     #[inline(always)]
@@ -244,7 +254,7 @@ pub(crate) fn assemble(i: &Input<'_>) -> Vec<Benefit> {
     // Inactive: the parts of the inquiry period no Part A or Part B period covers.
     for (from, to) in gaps(&b.part_a, &b.part_b, i.from, i.to) {
         if part_a.is_some() || part_b.is_some() {
-            out.push(B::new("6", &["30"], "").during("307", from, to));
+            out.push(B::new("6", stc!["30"], "").during("307", from, to));
         }
     }
     // Entitlements that do not reach the inquiry period: ended ones with their dates, others
@@ -255,15 +265,15 @@ pub(crate) fn assemble(i: &Input<'_>) -> Vec<Benefit> {
         }
         let ended: Vec<&Period> = periods.iter().filter(|p| p.to.is_some_and(|t| t < i.from && t >= horizon)).collect();
         if ended.is_empty() {
-            out.push(B::new("6", &["30"], insurance));
+            out.push(B::new("6", stc!["30"], insurance));
         }
         for p in ended {
-            out.push(B::new("6", &["30"], insurance).during("307", p.from, p.to.unwrap_or(p.from)));
+            out.push(B::new("6", stc!["30"], insurance).during("307", p.from, p.to.unwrap_or(p.from)));
         }
     }
     if part_a.is_some() || part_b.is_some() {
-        out.push(B::new("I", &["41", "54"], ""));
-        out.push(B::new("1", &["88"], ""));
+        out.push(B::new("I", stc!["41", "54"], ""));
+        out.push(B::new("1", stc!["88"], ""));
     }
 
     let year = i.to.year;
@@ -302,16 +312,16 @@ pub(crate) fn assemble(i: &Input<'_>) -> Vec<Benefit> {
     {
         let left = u32::from(c.blood_deductible_pints.saturating_sub(usage.blood_pints_used));
         out.push(
-            B::new("E", &["10"], "")
+            B::new("E", stc!["10"], "")
                 .period("23")
                 .quantity("DB", u32::from(c.blood_deductible_pints))
-                .hsd("FL", left.to_string(), "", "29", "")
+                .hsd("FL", number_text(left), "", "29", "")
                 .during("292", jan1, dec31),
         );
     }
     for d in b.part_d.iter().filter(|d| d.to.is_none_or(|t| t >= i.from) && d.from <= i.to) {
         out.push(
-            B::new("R", &["88"], "OT")
+            B::new("R", stc!["88"], "OT")
                 .reference("18", format!("{} {}", d.contract, d.pbp))
                 .spanning("292", d.from, d.to)
                 .related(payer(&d.plan_name, d.address.as_ref(), d.phone.as_deref(), d.website.as_deref())),
@@ -319,7 +329,7 @@ pub(crate) fn assemble(i: &Input<'_>) -> Vec<Benefit> {
     }
     for m in b.medicare_advantage.iter().filter(|m| m.to.is_none_or(|t| t >= i.from) && m.from <= i.to) {
         out.push(
-            B::new("R", &["30"], m.plan_type.clone())
+            B::new("R", stc!["30"], m.plan_type.clone())
                 .reference("18", format!("{} {}", m.contract, m.pbp))
                 .spanning("290", m.from, m.to)
                 .msg(format!("MCO Bill Option Code- {}", m.bill_option))
@@ -328,14 +338,14 @@ pub(crate) fn assemble(i: &Input<'_>) -> Vec<Benefit> {
     }
     for m in b.msp.iter().filter(|m| m.to.is_none_or(|t| t >= horizon)) {
         out.push(
-            B::new("R", &["30"], m.msp_type.clone())
+            B::new("R", stc!["30"], m.msp_type.clone())
                 .reference("IG", m.policy.clone())
                 .spanning("290", m.from, m.to)
                 .related(payer(&m.payer, m.address.as_ref(), None, None)),
         );
     }
     for q in b.qmb.iter().filter(|q| q.to.is_none_or(|t| t >= i.from) && q.from <= i.to) {
-        out.push(B::new("R", &["30"], "QM").plan(format!("{} QMB", q.state)).spanning("290", q.from, q.to));
+        out.push(B::new("R", stc!["30"], "QM").plan(format!("{} QMB", q.state)).spanning("290", q.from, q.to));
     }
     out
 }
@@ -370,36 +380,36 @@ fn part_a_cost_sharing(out: &mut Vec<B>, b: &Beneficiary, c: &CostSharing, jan1:
     let ded = c.part_a_deductible;
     let spells: Vec<_> =
         b.benefit_periods.iter().filter(|s| s.last_billed >= jan1 && s.first_billed <= dec31).collect();
-    out.push(B::new("C", &["30"], "MA").period("26").amount(ded).during("291", jan1, dec31));
+    out.push(B::new("C", stc!["30"], "MA").period("26").amount(ded).during("291", jan1, dec31));
     // The Part A deductible is owed once per benefit period, not per year: the year line states
     // what a new benefit period would cost (the CMS sample shows the full amount there while
     // its spell line shows 0), and each spell of the year gets its own remaining amount.
-    out.push(B::new("C", &["30"], "MA").period("29").amount(ded).during("291", jan1, dec31));
+    out.push(B::new("C", stc!["30"], "MA").period("29").amount(ded).during("291", jan1, dec31));
     for s in &spells {
-        out.push(B::new("C", &["30"], "MA").period("29").amount((ded - s.part_a_deductible_met).max(0.0)).during(
+        out.push(B::new("C", stc!["30"], "MA").period("29").amount((ded - s.part_a_deductible_met).max(0.0)).during(
             "291",
             s.first_billed,
             s.last_billed,
         ));
     }
-    out.push(B::new("C", &["42", "45"], "MA").period("26").amount(0.0).during("292", jan1, dec31));
-    let band = |types: &[&'static str], amount: f64, from: u32, to: u32| {
+    out.push(B::new("C", stc!["42", "45"], "MA").period("26").amount(0.0).during("292", jan1, dec31));
+    let band = |types: &'static [Text], amount: f64, from: u32, to: u32| {
         B::new("B", types, "MA")
             .period("7")
             .amount(amount)
-            .hsd("", "", "DA", "30", from.to_string())
-            .hsd("", "", "DA", "31", to.to_string())
+            .hsd("", "", "DA", "30", number_text(from))
+            .hsd("", "", "DA", "31", number_text(to))
             .hsd("", "", "", "26", "1")
             .during("435", jan1, dec31)
     };
-    out.push(band(&["30"], 0.0, 0, 60));
-    out.push(band(&["30"], c.part_a_coinsurance_day_61_90, 60, 90));
+    out.push(band(stc!["30"], 0.0, 0, 60));
+    out.push(band(stc!["30"], c.part_a_coinsurance_day_61_90, 60, 90));
     for s in &spells {
         let used = u32::from(s.hospital_days_used);
-        let full = 60u32.saturating_sub(used).to_string();
-        let coins = (30 - used.saturating_sub(60).min(30)).to_string();
+        let full = number_text(60u32.saturating_sub(used));
+        let coins = number_text(30 - used.saturating_sub(60).min(30));
         out.push(
-            B::new("B", &["30"], "MA")
+            B::new("B", stc!["30"], "MA")
                 .period("7")
                 .amount(0.0)
                 .hsd("", "", "DA", "29", full)
@@ -407,7 +417,7 @@ fn part_a_cost_sharing(out: &mut Vec<B>, b: &Beneficiary, c: &CostSharing, jan1:
                 .during("435", s.first_billed, s.last_billed),
         );
         out.push(
-            B::new("B", &["30"], "MA")
+            B::new("B", stc!["30"], "MA")
                 .period("7")
                 .amount(c.part_a_coinsurance_day_61_90)
                 .hsd("", "", "DA", "29", coins)
@@ -415,15 +425,15 @@ fn part_a_cost_sharing(out: &mut Vec<B>, b: &Beneficiary, c: &CostSharing, jan1:
                 .during("435", s.first_billed, s.last_billed),
         );
     }
-    out.push(band(&["AG"], 0.0, 0, 20));
-    out.push(band(&["AG"], c.snf_coinsurance_day_21_100, 20, 100));
+    out.push(band(stc!["AG"], 0.0, 0, 20));
+    out.push(band(stc!["AG"], c.snf_coinsurance_day_21_100, 20, 100));
     for s in &spells {
         let used = u32::from(s.snf_days_used);
-        let full = (20u32.saturating_sub(used)).to_string();
-        let coins = (80 - used.saturating_sub(20).min(80)).to_string();
+        let full = number_text(20u32.saturating_sub(used));
+        let coins = number_text(80 - used.saturating_sub(20).min(80));
         for (amount, left) in [(0.0, full), (c.snf_coinsurance_day_21_100, coins)] {
             out.push(
-                B::new("B", &["AG"], "MA")
+                B::new("B", stc!["AG"], "MA")
                     .period("7")
                     .amount(amount)
                     .hsd("", "", "DA", "29", left)
@@ -433,47 +443,49 @@ fn part_a_cost_sharing(out: &mut Vec<B>, b: &Beneficiary, c: &CostSharing, jan1:
         }
     }
     let reserve_left = 60u32.saturating_sub(u32::from(b.lifetime_reserve_days_used));
-    out.push(B::new("K", &["30"], "MA").period("32").quantity("DY", 60));
-    out.push(B::new("K", &["30"], "MA").period("33").quantity("DY", reserve_left));
-    out.push(B::new("K", &["30"], "MA").period("7").amount(c.part_a_lifetime_reserve_day).during("435", jan1, dec31));
-    out.push(B::new("K", &["A7"], "MA").period("32").quantity("DY", 190));
-    out.push(B::new("K", &["A7"], "MA").period("33").quantity("DY", 190));
+    out.push(B::new("K", stc!["30"], "MA").period("32").quantity("DY", 60));
+    out.push(B::new("K", stc!["30"], "MA").period("33").quantity("DY", reserve_left));
+    out.push(
+        B::new("K", stc!["30"], "MA").period("7").amount(c.part_a_lifetime_reserve_day).during("435", jan1, dec31),
+    );
+    out.push(B::new("K", stc!["A7"], "MA").period("32").quantity("DY", 190));
+    out.push(B::new("K", stc!["A7"], "MA").period("33").quantity("DY", 190));
 }
 
 fn part_b_cost_sharing(out: &mut Vec<B>, c: &CostSharing, u: &YearUsage, jan1: Date, dec31: Date) {
     let ded = c.part_b_deductible;
-    out.push(B::new("C", &["30"], "MB").period("23").amount(ded).during("291", jan1, dec31));
+    out.push(B::new("C", stc!["30"], "MB").period("23").amount(ded).during("291", jan1, dec31));
     out.push(
-        B::new("C", &["30"], "MB")
+        B::new("C", stc!["30"], "MB")
             .period("29")
             .amount((ded - u.part_b_deductible_met).max(0.0))
             .during("291", jan1, dec31),
     );
-    out.push(B::new("A", &["30"], "MB").period("27").percent(c.part_b_coinsurance_rate).during("291", jan1, dec31));
-    out.push(B::new("A", &["42", "67", "AJ"], "MB").period("27").percent(0.0).during("292", jan1, dec31));
+    out.push(B::new("A", stc!["30"], "MB").period("27").percent(c.part_b_coinsurance_rate).during("291", jan1, dec31));
+    out.push(B::new("A", stc!["42", "67", "AJ"], "MB").period("27").percent(0.0).during("292", jan1, dec31));
     out.push(
-        B::new("A", &["A4", "A6", "A8", "AI", "AK"], "MB")
+        B::new("A", stc!["A4", "A6", "A8", "AI", "AK"], "MB")
             .period("27")
             .percent(c.part_b_coinsurance_rate)
             .during("292", jan1, dec31),
     );
-    out.push(B::new("C", &["42", "67", "AJ"], "MB").period("23").amount(0.0).during("292", jan1, dec31));
+    out.push(B::new("C", stc!["42", "67", "AJ"], "MB").period("23").amount(0.0).during("292", jan1, dec31));
 }
 
 fn therapy(out: &mut Vec<B>, c: &CostSharing, u: &YearUsage, jan1: Date, dec31: Date) {
-    out.push(B::new("D", &["AD"], "MB").amount(u.ot_used).during("292", jan1, dec31).msg("USED AMOUNT"));
-    out.push(B::new("D", &["AE"], "MB").amount(u.pt_slp_used).during("292", jan1, dec31).msg("USED AMOUNT"));
+    out.push(B::new("D", stc!["AD"], "MB").amount(u.ot_used).during("292", jan1, dec31).msg("USED AMOUNT"));
+    out.push(B::new("D", stc!["AE"], "MB").amount(u.pt_slp_used).during("292", jan1, dec31).msg("USED AMOUNT"));
     let pulmonary_left = u32::from(c.pulmonary_rehab_sessions.saturating_sub(u.pulmonary_rehab_used));
     for part in ["Professional", "Technical"] {
-        out.push(B::new("F", &["BF"], "MB").period("29").quantity("CA", pulmonary_left).msg(part));
+        out.push(B::new("F", stc!["BF"], "MB").period("29").quantity("CA", pulmonary_left).msg(part));
     }
     for part in ["Professional", "Technical"] {
-        out.push(B::new("F", &["BG"], "MB").quantity("99", u32::from(u.cardiac_rehab_used)).msg(part));
+        out.push(B::new("F", stc!["BG"], "MB").quantity("99", u32::from(u.cardiac_rehab_used)).msg(part));
     }
     let smoking_left = c.smoking_cessation_sessions.saturating_sub(u.smoking_cessation_used);
-    out.push(B::new("F", &["67"], "MB").period("22").quantity("VS", u32::from(c.smoking_cessation_sessions)).hsd(
+    out.push(B::new("F", stc!["67"], "MB").period("22").quantity("VS", u32::from(c.smoking_cessation_sessions)).hsd(
         "VS",
-        smoking_left.to_string(),
+        number_text(u32::from(smoking_left)),
         "",
         "29",
         "",
@@ -543,7 +555,7 @@ fn home_health(out: &mut Vec<B>, i: &Input<'_>) {
     let b = i.beneficiary;
     for h in b.home_health.iter().filter(|h| h.from <= i.to && h.to >= i.from) {
         out.push(
-            B::new("X", &["42"], "")
+            B::new("X", stc!["42"], "")
                 .period("26")
                 .during("472", h.from, h.to)
                 .on("193", h.first_billed)
@@ -572,13 +584,13 @@ fn hospice(out: &mut Vec<B>, i: &Input<'_>) {
         let length = if h.benefit_period <= 2 { 90 } else { 60 };
         let end = h.to.unwrap_or_else(|| h.from.add_days(length - 1));
         out.push(
-            B::new("X", &["45"], "MA")
+            B::new("X", stc!["45"], "MA")
                 .period("26")
                 .during("292", h.from, end)
                 .msg(format!("Revocation Code - {}", h.revocation_code))
                 .related(provider(&h.npi)),
         );
-        out.push(B::new("D", &["45"], "MA").period("26").quantity("99", u32::from(h.benefit_period)));
+        out.push(B::new("D", stc!["45"], "MA").period("26").quantity("99", u32::from(h.benefit_period)));
     }
 }
 

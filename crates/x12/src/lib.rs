@@ -38,8 +38,9 @@ pub use inquiry::{
 };
 pub use outline::{OutlineLine, outline, transaction_set_id};
 pub use response::{
-    Aaa, Benefit, Contact, DateValue, Eb, HealthCareDelivery, Receiver271, RelatedEntity, Response271, ResponseAddress,
-    ResponseDate, ResponseDemographics, ResponseName, ResponseReference, ResponseTrace, Source271, Subscriber271, Text,
+    Aaa, Benefit, Codes, Contact, DateValue, Eb, HealthCareDelivery, Receiver271, RelatedEntity, Response271,
+    ResponseAddress, ResponseDate, ResponseDemographics, ResponseName, ResponseReference, ResponseTrace, Source271,
+    Subscriber271, Text, decimal_text, number_text,
 };
 pub use segment::{Element, Segment, Segments, tokenize};
 pub use writer::{SegmentWriter, format_decimal, write_270};

@@ -13,6 +13,62 @@ use std::borrow::Cow;
 /// comes from a record or from a read 271 is owned. Building a 271 then allocates only for data.
 pub type Text = Cow<'static, str>;
 
+/// A list of codes in a 271 model (EB03, EB13). The engine states code lists it knows at compile
+/// time and borrows them whole; a read 271's lists are owned. A 271 carries dozens of EBs, and
+/// a list allocated for each was a good part of the cost of assembling and dropping one.
+pub type Codes = Cow<'static, [Text]>;
+
+/// The decimal numbers 0 to 999, each in a slot of three bytes (left-aligned, padded with
+/// spaces), so that a small number in a 271 borrows its digits instead of allocating them.
+const SMALL_NUMBERS: &str = {
+    const BYTES: [u8; 3000] = {
+        let mut b = [b' '; 3000];
+        let mut n = 0;
+        while n < 1000 {
+            let (h, t, u) = ((n / 100) as u8, ((n / 10) % 10) as u8, (n % 10) as u8);
+            let at = 3 * n;
+            if n >= 100 {
+                b[at] = b'0' + h;
+                b[at + 1] = b'0' + t;
+                b[at + 2] = b'0' + u;
+            } else if n >= 10 {
+                b[at] = b'0' + t;
+                b[at + 1] = b'0' + u;
+            } else {
+                b[at] = b'0' + u;
+            }
+            n += 1;
+        }
+        b
+    };
+    match std::str::from_utf8(&BYTES) {
+        Ok(s) => s,
+        Err(_) => panic!("the small numbers are ASCII"),
+    }
+};
+
+/// `n` in decimal: borrowed for the small numbers (days, visits, pints), owned beyond them.
+pub fn number_text(n: u32) -> Text {
+    let len = match n {
+        0..10 => 1,
+        10..100 => 2,
+        100..1000 => 3,
+        _ => return Cow::Owned(n.to_string()),
+    };
+    let at = 3 * n as usize;
+    Cow::Borrowed(SMALL_NUMBERS.get(at..at + len).unwrap_or_default())
+}
+
+/// [`crate::format_decimal`] of `value` as model text: whole amounts from 0 to 999 (most
+/// amounts and rates of a 271: 0, 283, 434) borrow their digits.
+pub fn decimal_text(value: f64) -> Text {
+    // `format_decimal` writes a whole amount as its integer digits; negative zero is "-0".
+    if value.fract() == 0.0 && (0.0..1000.0).contains(&value) && value.is_sign_positive() {
+        return number_text(value as u32);
+    }
+    Cow::Owned(crate::format_decimal(value))
+}
+
 /// An NM1 in a 271. Empty strings are elements not sent.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ResponseName {
@@ -112,7 +168,7 @@ pub struct Eb {
     pub info: Text,
     pub coverage_level: Text,
     /// EB03 service type codes (repeated).
-    pub service_types: Vec<Text>,
+    pub service_types: Codes,
     /// EB04 insurance type code.
     pub insurance_type: Text,
     pub plan_description: Text,
@@ -128,7 +184,7 @@ pub struct Eb {
     pub authorization: Text,
     pub in_network: Text,
     /// EB13 procedure: qualifier, code, modifiers.
-    pub procedure: Vec<Text>,
+    pub procedure: Codes,
 }
 
 /// HSD: health care services delivery.
@@ -494,14 +550,16 @@ impl Reader271 {
                     .components()
                     .map(|c| -> Text { Cow::Owned(String::from_utf8_lossy(c).into_owned()) })
                     .filter(|c| !c.is_empty())
-                    .collect();
+                    .collect::<Vec<_>>()
+                    .into();
                 let service_types = if f[2].is_empty() {
-                    Vec::new()
+                    Cow::Borrowed(&[][..])
                 } else {
                     seg.element(3)
                         .repetitions()
                         .map(|e| -> Text { Cow::Owned(String::from_utf8_lossy(e.raw()).into_owned()) })
-                        .collect()
+                        .collect::<Vec<_>>()
+                        .into()
                 };
                 let eb = Eb {
                     info: t(0),
@@ -611,6 +669,24 @@ impl Reader271 {
                 elements: Vec::new(),
                 detail: format!("{} is not expected here in a 271", String::from_utf8_lossy(&id[..id.len().min(3)])),
             });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_numbers_are_written_as_before() {
+        for n in (0..2000).chain([9999, 10_000, u32::MAX]) {
+            assert_eq!(number_text(n), n.to_string(), "{n}");
+        }
+        assert!(matches!(number_text(999), Cow::Borrowed("999")));
+        let mut values: Vec<f64> = (0..20_000).map(|c| f64::from(c) / 10.0).collect();
+        values.extend([-0.0, -1.0, 0.005, 999.0, 999.5, 1000.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e300]);
+        for v in values {
+            assert_eq!(decimal_text(v), crate::format_decimal(v), "{v}");
         }
     }
 }
