@@ -374,7 +374,9 @@ pub fn parse_soap(xml: &[u8]) -> Result<SoapRequest, Fault> {
         match event {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let empty = matches!(event, Event::Empty(_));
-                let local = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                // Borrowed from the request: only the name of a field being read is kept.
+                let local_name = e.local_name();
+                let local = String::from_utf8_lossy(local_name.as_ref());
                 depth += 1;
                 match place {
                     Place::Top => {
@@ -418,7 +420,7 @@ pub fn parse_soap(xml: &[u8]) -> Result<SoapRequest, Fault> {
                     }
                     Place::Security if local == "UsernameToken" => place = Place::Token,
                     Place::Token if local == "Username" || local == "Password" => {
-                        field = Some((local, depth));
+                        field = Some((local.into_owned(), depth));
                         text.clear();
                     }
                     Place::Body if depth == 3 => {
@@ -432,7 +434,7 @@ pub fn parse_soap(xml: &[u8]) -> Result<SoapRequest, Fault> {
                     }
                     // CORE children: matched by local name, qualified or not.
                     Place::Core if depth == 4 => {
-                        field = Some((local, depth));
+                        field = Some((local.into_owned(), depth));
                         text.clear();
                     }
                     _ => {}
