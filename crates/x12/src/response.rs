@@ -145,6 +145,88 @@ impl ResponseDate {
     }
 }
 
+/// The DTPs of a 2110C loop. Nearly every loop has one date, so the first is held inline and
+/// only the others (a home health period has three) go to the heap: one allocation and one
+/// free per loop were a good part of the cost of assembling and dropping a 271.
+#[derive(Clone, Default)]
+pub struct Dates {
+    first: Option<ResponseDate>,
+    rest: Vec<ResponseDate>,
+}
+
+impl Dates {
+    pub fn push(&mut self, d: ResponseDate) {
+        if self.first.is_none() {
+            self.first = Some(d);
+        } else {
+            self.rest.push(d);
+        }
+    }
+
+    pub fn first(&self) -> Option<&ResponseDate> {
+        self.first.as_ref()
+    }
+
+    pub fn iter(&self) -> std::iter::Chain<std::option::Iter<'_, ResponseDate>, std::slice::Iter<'_, ResponseDate>> {
+        self.into_iter()
+    }
+
+    pub fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        // `rest` is empty while `first` is: a push fills `first` first.
+        self.first.is_none()
+    }
+}
+
+impl<'d> IntoIterator for &'d Dates {
+    type Item = &'d ResponseDate;
+    type IntoIter = std::iter::Chain<std::option::Iter<'d, ResponseDate>, std::slice::Iter<'d, ResponseDate>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.first.iter().chain(self.rest.iter())
+    }
+}
+
+impl FromIterator<ResponseDate> for Dates {
+    fn from_iter<I: IntoIterator<Item = ResponseDate>>(iter: I) -> Self {
+        let mut dates = Dates::default();
+        for d in iter {
+            dates.push(d);
+        }
+        dates
+    }
+}
+
+impl From<Vec<ResponseDate>> for Dates {
+    fn from(v: Vec<ResponseDate>) -> Self {
+        v.into_iter().collect()
+    }
+}
+
+impl PartialEq for Dates {
+    fn eq(&self, other: &Self) -> bool {
+        self.into_iter().eq(other)
+    }
+}
+
+impl Eq for Dates {}
+
+/// As a list, like the `Vec` it replaced.
+impl std::fmt::Debug for Dates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self).finish()
+    }
+}
+
+/// As a sequence, like the `Vec` it replaced.
+impl Serialize for Dates {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self)
+    }
+}
+
 /// TRN in a 271 (TRN01 `2` for an echoed trace).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ResponseTrace {
@@ -214,7 +296,7 @@ pub struct Benefit {
     pub eb: Eb,
     pub deliveries: Vec<HealthCareDelivery>,
     pub references: Vec<ResponseReference>,
-    pub dates: Vec<ResponseDate>,
+    pub dates: Dates,
     pub aaa: Vec<Aaa>,
     pub messages: Vec<Text>,
     /// The 2120C loops between LS and LE; none means no LS/LE.
@@ -688,5 +770,20 @@ mod tests {
         for v in values {
             assert_eq!(decimal_text(v), crate::format_decimal(v), "{v}");
         }
+    }
+
+    #[test]
+    fn dates_keep_their_order_and_read_like_a_list() {
+        let d = |day| ResponseDate::single("193", Date { year: 2026, month: 1, day });
+        let list: Vec<ResponseDate> = (1..=4).map(d).collect();
+        let dates: Dates = list.clone().into();
+        assert_eq!(dates.len(), 4);
+        assert_eq!(dates.first(), list.first());
+        assert!(dates.iter().eq(&list));
+        assert_eq!(format!("{dates:?}"), format!("{list:?}"));
+        assert_eq!(serde_json::to_string(&dates).ok(), serde_json::to_string(&list).ok());
+        assert_eq!(dates, list.iter().cloned().collect::<Dates>());
+        assert_ne!(dates, list[..3].iter().cloned().collect::<Dates>());
+        assert!(Dates::default().is_empty());
     }
 }
