@@ -38,7 +38,7 @@ pub use inquiry::{
 };
 pub use outline::{OutlineLine, outline, transaction_set_id};
 pub use response::{
-    Aaa, Benefit, Codes, Contact, DateValue, Eb, HealthCareDelivery, Receiver271, RelatedEntity, Response271,
+    Aaa, Benefit, Codes, Contact, DateValue, Dates, Eb, HealthCareDelivery, Receiver271, RelatedEntity, Response271,
     ResponseAddress, ResponseDate, ResponseDemographics, ResponseName, ResponseReference, ResponseTrace, Source271,
     Subscriber271, Text, decimal_text, number_text,
 };
