@@ -272,6 +272,8 @@ impl Tasks {
     /// another blocked thread in the queue, or to a task when there is a runtime to run one;
     /// failing both, this thread goes on until the queue is empty.
     fn write_from_thread(self: &Arc<Self>) {
+        // A commit that panics must not leave the queue marked as being written forever.
+        let mut writing = StopGuard { tasks: self, armed: true };
         let mut spare = Batch::default();
         while self.write_batch(&mut spare) {
             let q = self.lock();
@@ -286,13 +288,16 @@ impl Tasks {
             drop(q);
             // Its channel holds nothing yet (its Done comes with the commit it is asked to make).
             if next.is_some_and(|tx| tx.try_send(Signal::Lead).is_ok()) {
+                writing.armed = false;
                 return;
             }
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                 runtime.spawn(self.clone().run());
+                writing.armed = false;
                 return;
             }
         }
+        writing.armed = false;
     }
 
     /// Waits until the queue is empty and no writer is at work, writing on this thread when
@@ -313,14 +318,17 @@ impl Tasks {
                     continue;
                 }
             }
+            let mut writing = StopGuard { tasks: self, armed: true };
             let mut spare = Batch::default();
             while self.write_batch(&mut spare) {}
+            writing.armed = false;
         }
     }
 }
 
-/// A writer task dropped between commits (the runtime shutting down) leaves the queue to
-/// the next writer, or to `flush`.
+/// A writer that stops without finishing (a task dropped between commits as the runtime shuts
+/// down, a commit that panicked) leaves the queue to the next writer, or to `flush`; the
+/// requests of the batch it held hear `false` when their senders are dropped.
 struct StopGuard<'a> {
     tasks: &'a Tasks,
     armed: bool,
