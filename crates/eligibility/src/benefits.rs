@@ -111,7 +111,7 @@ impl Build for Benefit {
     }
     #[inline(always)]
     fn hcpcs(&mut self, code: &str) -> &mut B {
-        self.eb.procedure = Codes::Owned(vec![Text::Borrowed("HC"), code.to_string().into()]);
+        self.eb.procedure = procedure(code);
         self
     }
     #[inline(always)]
@@ -171,6 +171,25 @@ impl Build for Benefit {
         self.related.push(r);
         self
     }
+}
+
+/// EB13 `HC|code`. The codes of the compiled-in preventive catalogs and the home health
+/// certifications borrow a constant list; any other code (a release an operator handed in)
+/// is allocated. A 271 states a dozen procedure codes, and allocating the list and the code of
+/// each cost more than this lookup.
+fn procedure(code: &str) -> Codes {
+    macro_rules! known {
+        ($($c:literal),*) => {
+            match code {
+                $($c => Codes::Borrowed(stc!["HC", $c]),)*
+                _ => Codes::Owned(vec![Text::Borrowed("HC"), Text::Owned(code.to_string())]),
+            }
+        };
+    }
+    known!(
+        "G0438", "G0439", "80061", "82270", "G0105", "G0121", "77067", "G0117", "G0442", "90670", "90732", "G0180",
+        "G0179"
+    )
 }
 
 fn provider(npi: &str) -> RelatedEntity {
@@ -581,6 +600,20 @@ mod tests {
     fn the_history_horizon_is_four_years_plus_the_current_one() {
         assert_eq!(horizon(d("2026-11-16")), d("2022-01-01"));
         assert_eq!(horizon(d("2026-01-01")), d("2022-01-01"));
+    }
+
+    #[test]
+    fn the_compiled_in_catalogs_borrow_their_procedure_codes() {
+        let releases = crate::Releases::builtin().unwrap_or_else(|e| panic!("{e}"));
+        for r in releases.all() {
+            for svc in &r.preventive {
+                let p = procedure(&svc.hcpcs);
+                assert!(matches!(p, Codes::Borrowed(_)), "{}: {} allocates", r.id, svc.hcpcs);
+                assert_eq!(*p, [Text::Borrowed("HC"), Text::Owned(svc.hcpcs.clone())]);
+            }
+        }
+        assert_eq!(*procedure("99999"), [Text::Borrowed("HC"), Text::Borrowed("99999")]);
+        assert!(matches!(procedure("99999"), Codes::Owned(_)));
     }
 
     #[test]
