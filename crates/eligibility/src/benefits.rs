@@ -39,12 +39,14 @@ pub const PART_B_TYPES: &[Text] = stc![
 /// `start(out, …).period(…).amount(…)`. Codes are `&'static str` and borrowed into the model;
 /// only values from the record (amounts, names, dates) allocate. The loop is built where it
 /// stays: a chain of values (`B::new(…).period(…)` then `out.push`) copied the whole benefit,
-/// some 450 bytes, two or three times on its way into the list.
+/// some 500 bytes, two or three times on its way into the list.
 type B = Benefit;
 
 #[inline(always)]
 fn start<'o>(out: &'o mut Vec<B>, info: &'static str, types: &'static [Text], insurance: impl Into<Text>) -> &'o mut B {
-    out.push(Benefit::default());
+    // `resize_with` writes the default into the list's free slot; `push(Benefit::default())`
+    // made it on the stack and copied it in (a memcpy call of some 500 bytes per benefit).
+    out.resize_with(out.len() + 1, Benefit::default);
     let last = out.len() - 1;
     let b = &mut out[last];
     b.eb.info = Text::Borrowed(info);
