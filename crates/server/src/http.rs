@@ -72,6 +72,9 @@ impl Default for Config {
     }
 }
 
+/// A submitter as read at an instant.
+type KnownSubmitter = (Option<Arc<Submitter>>, std::time::Instant);
+
 /// Everything the handlers share.
 pub struct AppState {
     responder: Arc<Responder>,
@@ -84,7 +87,9 @@ pub struct AppState {
     /// Credentials being verified now, one gate each: requests that present the same new
     /// credentials at once wait for one Argon2 check instead of each running their own.
     verifying: Mutex<HashMap<Credentials, Arc<tokio::sync::Mutex<()>>>>,
-    submitters: Mutex<HashMap<String, (Option<Submitter>, std::time::Instant)>>,
+    /// Each submitter as last read (None: no such submitter), for `status_ttl`; shared, not
+    /// copied, by the requests that find it.
+    submitters: Mutex<HashMap<String, KnownSubmitter>>,
     windows: Mutex<Option<(Vec<MaintenanceWindow>, std::time::Instant)>>,
     next_id: AtomicU64,
     draining: AtomicBool,
@@ -491,21 +496,28 @@ fn early_error(binding: Binding, status: StatusCode, fault_code: &'static str, m
 }
 
 fn digest(payload: &[u8]) -> String {
-    // Two keyed SipHash passes make a 128-bit digest: a retry must match byte for byte, and
-    // a collision between two different payloads of one sender's PayloadID is negligible.
+    use std::fmt::Write as _;
+    let (a, b) = digest_halves(payload);
     let mut out = String::with_capacity(32);
-    for salt in [0x5a_u8, 0xa5] {
-        let mut h = std::hash::DefaultHasher::new();
-        salt.hash(&mut h);
-        payload.hash(&mut h);
-        out.push_str(&format!("{:016x}", h.finish()));
-    }
+    let _ = write!(out, "{a:016x}{b:016x}");
     out
 }
 
+/// Two salted SipHash passes make a 128-bit digest: a retry must match byte for byte, and a
+/// collision between two different payloads of one sender's PayloadID is negligible.
+fn digest_halves(bytes: &[u8]) -> (u64, u64) {
+    let half = |salt: u8| {
+        let mut h = std::hash::DefaultHasher::new();
+        salt.hash(&mut h);
+        bytes.hash(&mut h);
+        h.finish()
+    };
+    (half(0x5a), half(0xa5))
+}
+
 fn password_key(password: &str) -> u128 {
-    let d = digest(password.as_bytes());
-    u128::from_str_radix(&d, 16).unwrap_or_default()
+    let (a, b) = digest_halves(password.as_bytes());
+    (u128::from(a) << 64) | u128::from(b)
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
@@ -585,7 +597,7 @@ async fn authenticate(state: &Arc<AppState>, user: &str, password: &str) -> Resu
     result
 }
 
-async fn submitter(state: &Arc<AppState>, id: &str) -> Result<Option<Submitter>, ()> {
+async fn submitter(state: &Arc<AppState>, id: &str) -> Result<Option<Arc<Submitter>>, ()> {
     {
         let cache = state.submitters.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((s, at)) = cache.get(id)
@@ -598,6 +610,7 @@ async fn submitter(state: &Arc<AppState>, id: &str) -> Result<Option<Submitter>,
     let key = id.to_string();
     match blocking(move || store.submitter(&key)).await {
         Some(Ok(s)) => {
+            let s = s.map(Arc::new);
             state
                 .submitters
                 .lock()
