@@ -834,21 +834,24 @@ async fn process(state: &Arc<AppState>, binding: Binding, req: Request) -> (Http
         }
     };
     outcome.aaa = answer.record.aaa_codes.clone();
-    let payload_type = answer.kind.payload_type().to_string();
+    let payload_type = answer.kind.payload_type();
+    // The reply is written first, and its payload then goes to the stored answer (D11) as it
+    // is: one copy of the answer, not two.
+    let mut r = success(&checked, payload_type.to_string(), text(answer.payload));
+    let reply = core_reply(binding, StatusCode::OK, &r);
     let replay = Replay {
         sender: checked.sender_id.clone(),
         payload_id: checked.payload_id.clone(),
         at: at_clock,
         request_digest,
-        payload_type: payload_type.clone(),
-        response: answer.payload.clone(),
+        payload_type: payload_type.to_string(),
+        response: r.payload.take().map(String::into_bytes).unwrap_or_default(),
     };
     // Released only once the record (and the replay) is committed.
     if !state.responder.record(answer.record, Some(replay)).await {
         return (unavailable(binding), Outcome::new("record_failed"));
     }
-    let r = success(&checked, payload_type, text(answer.payload));
-    (core_reply(binding, StatusCode::OK, &r), outcome)
+    (reply, outcome)
 }
 
 /// X12 bytes as the envelope's text: ours are ASCII, so this takes the buffer over without a
