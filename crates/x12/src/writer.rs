@@ -183,7 +183,18 @@ impl<'b> SegmentWriter<'b> {
     }
 
     /// A composite element; trailing empty components are dropped.
+    #[inline]
     pub fn comp<S: AsRef<str>>(&mut self, parts: &[S]) -> &mut Self {
+        // Most composites sent are absent (EB13 of all but a few EBs): held back here, without
+        // the call.
+        if parts.is_empty() {
+            self.pending += 1;
+            return self;
+        }
+        self.components(parts)
+    }
+
+    fn components<S: AsRef<str>>(&mut self, parts: &[S]) -> &mut Self {
         let n = parts.iter().rposition(|p| !p.as_ref().is_empty()).map_or(0, |i| i + 1);
         if n == 0 {
             self.pending += 1;
