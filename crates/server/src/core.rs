@@ -160,9 +160,8 @@ pub struct Checked {
 /// fields (in XSD order) → field syntax → CORERuleVersion → Sender/Receiver binding →
 /// PayloadType → Payload. The first failure is reported. `authenticated` is the submitter the
 /// credentials or certificate proved; a SenderID that is not it is `UnAuthorized` (403).
-pub fn check(f: &RequestFields, authenticated: &str, receiver: &str) -> Result<Checked, EnvelopeError> {
+pub fn check<'f>(f: &'f RequestFields, authenticated: &str, receiver: &str) -> Result<Checked, EnvelopeError> {
     use ErrorCode::*;
-    let present = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
     let required = [
         (&f.payload_type, PayloadTypeRequired, "PayloadType"),
         (&f.processing_mode, ProcessingModeRequired, "ProcessingMode"),
@@ -177,7 +176,7 @@ pub fn check(f: &RequestFields, authenticated: &str, receiver: &str) -> Result<C
             return Err(EnvelopeError::new(code, format!("{name} is required")));
         }
     }
-    let get = |v: &Option<String>| present(v).unwrap_or_default();
+    let get = |v: &'f Option<String>| present(v).unwrap_or_default();
     let (payload_type, mode, payload_id) = (get(&f.payload_type), get(&f.processing_mode), get(&f.payload_id));
     let (time_stamp, sender, receiver_id, version) =
         (get(&f.time_stamp), get(&f.sender_id), get(&f.receiver_id), get(&f.core_rule_version));
@@ -187,32 +186,32 @@ pub fn check(f: &RequestFields, authenticated: &str, receiver: &str) -> Result<C
             format!("ProcessingMode must be {REAL_TIME} on the real-time endpoint"),
         ));
     }
-    if !is_uuid(&payload_id) {
+    if !is_uuid(payload_id) {
         return Err(EnvelopeError::new(
             PayloadIdIllegal,
             "PayloadID must be a UUID in hex notation (8-4-4-4-12 hex digits)",
         ));
     }
-    if !is_timestamp(&time_stamp) {
+    if !is_timestamp(time_stamp) {
         return Err(EnvelopeError::new(TimeStampIllegal, "TimeStamp must be an ISO 8601 date and time"));
     }
     if version != RULE_VERSION {
         return Err(EnvelopeError::new(
             VersionMismatch,
-            format!("CORERuleVersion {} is not supported; use {RULE_VERSION}", printable(&version)),
+            format!("CORERuleVersion {} is not supported; use {RULE_VERSION}", printable(version)),
         ));
     }
     if sender != authenticated {
         return Err(EnvelopeError::new(
             UnAuthorized,
-            format!("SenderID {} is not the authenticated submitter {authenticated}", printable(&sender)),
+            format!("SenderID {} is not the authenticated submitter {authenticated}", printable(sender)),
         ));
     }
     if receiver_id != receiver {
         return Err(EnvelopeError::new(ReceiverIdIllegal, format!("ReceiverID must be {receiver}")));
     }
     if payload_type != REQUEST_PAYLOAD_TYPE {
-        let message = if OTHER_CORE_PAYLOAD_TYPES.contains(&payload_type.as_str()) {
+        let message = if OTHER_CORE_PAYLOAD_TYPES.contains(&payload_type) {
             format!(
                 "PayloadType {payload_type} is not accepted here; the real-time endpoint takes {REQUEST_PAYLOAD_TYPE}"
             )
@@ -225,7 +224,12 @@ pub fn check(f: &RequestFields, authenticated: &str, receiver: &str) -> Result<C
     if payload.is_empty() {
         return Err(EnvelopeError::new(PayloadRequired, "Payload is required: one X12 270 interchange"));
     }
-    Ok(Checked { payload_id, sender_id: sender, payload: payload.to_string() })
+    Ok(Checked { payload_id: payload_id.to_string(), sender_id: sender.to_string(), payload: payload.to_string() })
+}
+
+/// A field's value without surrounding whitespace; None when it is missing or blank.
+fn present(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// A value echoed in a message: ids only, cut short, printable ASCII.
