@@ -116,6 +116,7 @@ fn normalized_mbi(n: &Name<'_>) -> Option<String> {
 /// The data store could not answer in time: AAA 42 at 2100A, AAA01 `Y` (the request was valid).
 pub fn unavailable(inq: &Inquiry270<'_>, ctx: &Context<'_>) -> Decision {
     let mut response = header(inq, ctx);
+    echo_sent_name(&mut response, inq);
     response.source.aaa.push(Aaa::new(true, "42", "R"));
     Decision { response, aaa: vec![AaaHit { loop_id: AaaLoop::Source, code: "42" }], invalid_npi: false }
 }
@@ -171,6 +172,7 @@ pub fn decide(inq: &Inquiry270<'_>, facts: &Facts<'_>, ctx: &Context<'_>) -> Dec
         });
     } else if let Some(s) = response.subscriber.as_mut() {
         // An AAA answer echoes what was sent: the name, a valid birth date, a valid period.
+        s.name = name(&inq.subscriber.name);
         if let InquiryPeriod::Valid { from, to, single } = period {
             s.dates.push(period_date("307", from, to, single));
         }
@@ -302,14 +304,34 @@ fn optional_matches(sent: &str, stored: Option<&str>, len: usize) -> bool {
 fn name(n: &Name<'_>) -> ResponseName {
     let t = |v: &str| -> Text { if v.is_empty() { Text::Borrowed("") } else { Text::Owned(v.to_string()) } };
     ResponseName {
-        entity: t(n.entity),
-        entity_type: t(n.entity_type),
+        entity: code(n.entity),
+        entity_type: code(n.entity_type),
         last: t(n.last),
         first: t(n.first),
         middle: t(n.middle),
         suffix: t(n.suffix),
-        id_qualifier: t(n.id_qualifier),
+        id_qualifier: code(n.id_qualifier),
         id: t(n.id),
+    }
+}
+
+/// An NM1 code as sent: the codes a 270 sends borrow the literal, anything else is allocated.
+fn code(v: &str) -> Text {
+    macro_rules! known {
+        ($($c:literal),*) => {
+            match v {
+                $($c => Text::Borrowed($c),)*
+                _ => Text::Owned(v.to_string()),
+            }
+        };
+    }
+    known!("", "IL", "1P", "PR", "FA", "1", "2", "XX", "MI", "PI", "SV", "FI")
+}
+
+/// The subscriber's name as the 270 sent it, for an answer that does not echo the record's.
+fn echo_sent_name(response: &mut Response271, inq: &Inquiry270<'_>) {
+    if let Some(s) = response.subscriber.as_mut() {
+        s.name = name(&inq.subscriber.name);
     }
 }
 
@@ -355,7 +377,9 @@ fn header(inq: &Inquiry270<'_>, ctx: &Context<'_>) -> Response271 {
                     supplemental: t.supplemental.to_string(),
                 })
                 .collect(),
-            name: name(&sub.name),
+            // The name sent, or the record's for a matched beneficiary, is set by the caller:
+            // building the one only to replace it with the other cost six allocations.
+            name: ResponseName::default(),
             address: None,
             aaa: Vec::new(),
             demographics: sub.demographics.as_ref().and_then(|d| {
