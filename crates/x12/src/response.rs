@@ -48,6 +48,7 @@ const SMALL_NUMBERS: &str = {
 };
 
 /// `n` in decimal: borrowed for the small numbers (days, visits, pints), owned beyond them.
+#[inline]
 pub fn number_text(n: u32) -> Text {
     let len = match n {
         0..10 => 1,
@@ -155,6 +156,7 @@ pub struct Dates {
 }
 
 impl Dates {
+    #[inline]
     pub fn push(&mut self, d: ResponseDate) {
         if self.first.is_none() {
             self.first = Some(d);
