@@ -17,6 +17,11 @@ pub const SQLITE: &[Migration] = &[
     Migration { version: 4, name: "desktop", sql: include_str!("../migrations/sqlite/0004_desktop.sql") },
     Migration { version: 5, name: "provider_users", sql: include_str!("../migrations/sqlite/0005_provider_users.sql") },
     Migration { version: 6, name: "batch_results", sql: include_str!("../migrations/sqlite/0006_batch_results.sql") },
+    Migration {
+        version: 7,
+        name: "beneficiary_by_number",
+        sql: include_str!("../migrations/sqlite/0007_beneficiary_by_number.sql"),
+    },
 ];
 
 pub const POSTGRES: &[Migration] = &[
@@ -30,6 +35,11 @@ pub const POSTGRES: &[Migration] = &[
         sql: include_str!("../migrations/postgres/0005_provider_users.sql"),
     },
     Migration { version: 6, name: "batch_results", sql: include_str!("../migrations/postgres/0006_batch_results.sql") },
+    Migration {
+        version: 7,
+        name: "beneficiary_by_number",
+        sql: include_str!("../migrations/postgres/0007_beneficiary_by_number.sql"),
+    },
 ];
 
 #[cfg(test)]

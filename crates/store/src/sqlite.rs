@@ -613,20 +613,39 @@ fn upsert_relationships(
     Ok(())
 }
 
-/// The provider (?2), the submitter's (?1) relationship to it and the beneficiary (?3) in one
-/// row: the left joins hang off one constant row, so a missing provider or relationship reads
-/// as NULLs, and a NULL ?3 finds no beneficiary.
+/// The provider (?2), the submitter's (?1) relationship to it and the beneficiary (?3, its
+/// [`mbi_key`]) in one row: the left joins hang off one constant row, so a missing provider or
+/// relationship reads as NULLs, and a NULL ?3 finds no beneficiary.
 const REQUEST_FACTS: &str = "SELECT p.npi, p.name, p.first_name, p.entity, p.medicare, p.enrolled_on, p.ended_on,
         r.submitter_id, r.npi, r.status, r.effective_date, r.end_date,
-        (SELECT body FROM beneficiary WHERE mbi = ?3)
+        (SELECT body FROM beneficiary WHERE id = ?3)
     FROM (SELECT 1) AS one
     LEFT JOIN provider AS p ON p.npi = ?2
     LEFT JOIN relationship AS r ON r.submitter_id = ?1 AND r.npi = ?2";
 
+/// The row id a beneficiary is stored under (migration 7): its MBI read as a base-36 number,
+/// digits then capital letters. None for a string no stored MBI can be (every stored MBI is
+/// valid, `check_beneficiaries`): eleven such characters, and 36^11 < 2^63.
+pub(crate) fn mbi_key(mbi: &str) -> Option<i64> {
+    let b = mbi.as_bytes();
+    if b.len() != 11 {
+        return None;
+    }
+    b.iter().try_fold(0i64, |key, &c| {
+        let digit = match c {
+            b'0'..=b'9' => c - b'0',
+            b'A'..=b'Z' => c - b'A' + 10,
+            _ => return None,
+        };
+        Some(key * 36 + i64::from(digit))
+    })
+}
+
 fn read_beneficiary(conn: &Connection, mbi: &str) -> Result<Option<Beneficiary>, StoreError> {
     let context = "reading a beneficiary";
-    let mut stmt = conn.prepare_cached("SELECT body FROM beneficiary WHERE mbi = ?1").map_err(sq(context))?;
-    let mut rows = stmt.query([mbi]).map_err(sq(context))?;
+    let Some(key) = mbi_key(mbi) else { return Ok(None) };
+    let mut stmt = conn.prepare_cached("SELECT body FROM beneficiary WHERE id = ?1").map_err(sq(context))?;
+    let mut rows = stmt.query([key]).map_err(sq(context))?;
     let Some(row) = rows.next().map_err(sq(context))? else {
         return Ok(None);
     };
@@ -771,7 +790,7 @@ impl Store for SqliteStore {
         let context = "reading a request's provider, relationship and beneficiary";
         let conn = self.readers.get()?;
         let mut stmt = conn.prepare_cached(REQUEST_FACTS).map_err(sq(context))?;
-        let mut rows = stmt.query(params![submitter, npi, mbi]).map_err(sq(context))?;
+        let mut rows = stmt.query(params![submitter, npi, mbi.and_then(mbi_key)]).map_err(sq(context))?;
         let Some(row) = rows.next().map_err(sq(context))? else {
             return Err(StoreError::corrupt("request facts", "the constant row is missing"));
         };
@@ -1041,14 +1060,16 @@ impl Store for SqliteStore {
         self.write(context, |tx| {
             let mut stmt = tx
                 .prepare_cached(
-                    "INSERT INTO beneficiary (mbi, body) VALUES (?1, ?2)
-                     ON CONFLICT (mbi) DO UPDATE SET body = excluded.body",
+                    "INSERT INTO beneficiary (id, mbi, body) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (id) DO UPDATE SET body = excluded.body",
                 )
                 .map_err(sq(context))?;
             let mut blob = Vec::with_capacity(1024);
             for b in beneficiaries {
                 codec::encode_beneficiary(b, &mut blob)?;
-                stmt.execute(params![b.mbi, blob]).map_err(sq(context))?;
+                let key = mbi_key(&b.mbi)
+                    .ok_or_else(|| StoreError::invalid("beneficiary", "the MBI is not in MBI format"))?;
+                stmt.execute(params![key, b.mbi, blob]).map_err(sq(context))?;
             }
             Ok(())
         })
@@ -1490,6 +1511,55 @@ mod tests {
             .query_row("SELECT count(*) FROM payload_replay", [], |r| r.get(0))
             .unwrap();
         assert_eq!(rows, 3, "one row per pair: the repeat was not stored, the day-old row replaced");
+    }
+
+    #[test]
+    fn mbi_keys_are_base_36_and_only_for_mbi_shaped_strings() {
+        assert_eq!(mbi_key("00000000000"), Some(0));
+        assert_eq!(mbi_key("0000000000Z"), Some(35));
+        assert_eq!(mbi_key("00000000010"), Some(36));
+        assert_eq!(mbi_key("ZZZZZZZZZZZ"), Some(36_i64.pow(11) - 1));
+        assert_eq!(mbi_key("1EG4TE5MK73"), Some(i64::from_str_radix("1EG4TE5MK73", 36).unwrap()));
+        for bad in ["", "1EG4TE5MK7", "1EG4TE5MK733", "1eg4te5mk73", "1EG4TE5MK7-", "1EG4TE5MK7\u{e9}"] {
+            assert_eq!(mbi_key(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn beneficiaries_of_a_version_6_database_are_renumbered_by_their_mbi() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/personas.toml")).unwrap();
+        let personas = eligibility::Personas::from_toml(&text).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v6.db");
+        {
+            // Version 6: the WITHOUT ROWID table keyed by the MBI's text.
+            let mut old = Connection::open(&path).unwrap();
+            migrate(&mut old, &migrate::SQLITE[..6]).unwrap();
+            let mut blob = Vec::new();
+            for b in &personas.beneficiaries {
+                codec::encode_beneficiary(b, &mut blob).unwrap();
+                old.execute("INSERT INTO beneficiary (mbi, body) VALUES (?1, ?2)", params![b.mbi, blob]).unwrap();
+            }
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert!(!personas.beneficiaries.is_empty());
+        for b in &personas.beneficiaries {
+            assert_eq!(store.beneficiary(&b.mbi).unwrap().as_ref(), Some(b), "{}", b.mbi);
+        }
+        let conn = connect(&path).unwrap();
+        let rows: Vec<(i64, String)> = conn
+            .prepare("SELECT id, mbi FROM beneficiary")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows.len(), personas.beneficiaries.len());
+        for (id, mbi) in rows {
+            assert_eq!(Some(id), mbi_key(&mbi), "{mbi}: the migration's SQL and mbi_key agree");
+        }
+        // A lookup by a string that is no MBI finds nothing, without an error.
+        assert_eq!(store.beneficiary("not an mbi").unwrap(), None);
     }
 
     #[test]
