@@ -172,7 +172,11 @@ impl SqliteStore {
         move_records_out_of_main(&mut writer)?;
         // Databases from before the PayloadID table (`sqlite/recent.rs`) kept a unique index on
         // (sender, PayloadID), which took a random page write per request.
-        writer.execute_batch("DROP INDEX IF EXISTS records.payload_replay_key").map_err(sq("dropping an old index"))?;
+        writer
+            .execute_batch(
+                "DROP INDEX IF EXISTS records.payload_replay_key; DROP INDEX IF EXISTS records.payload_replay_at;",
+            )
+            .map_err(sq("dropping an old index"))?;
         // Checkpoints run on their own thread (see `Checkpointer`), never inside a commit.
         writer.execute_batch("PRAGMA wal_autocheckpoint = 0").map_err(sq("configuring the writer"))?;
         // The main file's writer lets go of the records file: BEGIN IMMEDIATE takes the write
@@ -251,25 +255,31 @@ impl SqliteStore {
                 let context = "reading the stored PayloadIDs";
                 let conn = self.readers.get()?;
                 let limit = self.recent.read().unwrap_or_else(PoisonError::into_inner).limit();
+                let Some(first) = first_replay_at_or_after(&conn, from_ms - ORDER_SLACK_MS)? else {
+                    return Ok(Some(0));
+                };
                 let held: i64 = conn
-                    .query_row("SELECT count(*) FROM payload_replay WHERE at_ms >= ?1", [from_ms], |r| r.get(0))
+                    .query_row("SELECT count(*) FROM payload_replay WHERE id >= ?1", [first], |r| r.get(0))
                     .map_err(sq(context))?;
                 if usize::try_from(held).unwrap_or(usize::MAX) > limit {
                     return Ok(None);
                 }
                 let mut stmt = conn
-                    .prepare(
-                        "SELECT id, sender_id, payload_id, at_ms FROM payload_replay WHERE at_ms >= ?1 ORDER BY id",
-                    )
+                    .prepare("SELECT id, sender_id, payload_id, at_ms FROM payload_replay WHERE id >= ?1 ORDER BY id")
                     .map_err(sq(context))?;
-                let mut rows = stmt.query([from_ms]).map_err(sq(context))?;
+                let mut rows = stmt.query([first]).map_err(sq(context))?;
                 let mut table = self.recent.write().unwrap_or_else(PoisonError::into_inner);
                 let mut n = 0;
                 while let Some(row) = rows.next().map_err(sq(context))? {
+                    let at_ms: i64 = row.get(3).map_err(sq(context))?;
+                    if at_ms < from_ms {
+                        // Within the slack before the window: not one of the day's answers.
+                        continue;
+                    }
                     let text =
                         |i| row.get_ref(i).and_then(|v| v.as_str().map_err(rusqlite::Error::from)).map_err(sq(context));
                     let hash = recent::pair_hash(text(1)?, text(2)?);
-                    table.insert(hash, row.get(0).map_err(sq(context))?, row.get(3).map_err(sq(context))?);
+                    table.insert(hash, row.get(0).map_err(sq(context))?, at_ms);
                     n += 1;
                 }
                 Ok(Some(n))
@@ -759,6 +769,40 @@ const INSERT_REPLAY: &str = "INSERT INTO payload_replay
 /// The D11 window.
 const DAY_MS: i64 = 86_400_000;
 
+/// How far out of time order two stored answers may be: rows are appended as requests are
+/// answered, and two requests' instants, taken as they arrived, may commit in the other order
+/// (by microseconds; a minute also covers a clock stepped back a little).
+const ORDER_SLACK_MS: i64 = 60_000;
+
+/// The id of the first stored answer whose instant is `at_ms` or later, if any: a binary search
+/// over row ids, each step one seek, since rows are appended in time order (within
+/// [`ORDER_SLACK_MS`], which callers allow for). An index on the instant would cost every
+/// insert a second B-tree for the sake of a purge every ten minutes and one load at start.
+fn first_replay_at_or_after(conn: &Connection, at_ms: i64) -> Result<Option<i64>, StoreError> {
+    let context = "finding the stored answers of an instant";
+    let (min, max): (Option<i64>, Option<i64>) = conn
+        .query_row("SELECT min(id), max(id) FROM payload_replay", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(sq(context))?;
+    let (Some(mut lo), Some(max)) = (min, max) else { return Ok(None) };
+    let mut stmt = conn
+        .prepare_cached("SELECT id, at_ms FROM payload_replay WHERE id >= ?1 ORDER BY id LIMIT 1")
+        .map_err(sq(context))?;
+    let mut first_from = |id: i64| -> Result<Option<(i64, i64)>, StoreError> {
+        stmt.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(sq(context))
+    };
+    // The smallest position whose first row is at `at_ms` or later; `max + 1` has no row.
+    let mut hi = max.saturating_add(1);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match first_from(mid)? {
+            Some((_, at)) if at >= at_ms => hi = mid,
+            Some((id, _)) => lo = id + 1,
+            None => hi = mid,
+        }
+    }
+    Ok(first_from(lo)?.filter(|&(_, at)| at >= at_ms).map(|(id, _)| id))
+}
+
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
@@ -981,10 +1025,18 @@ impl Store for SqliteStore {
     }
 
     fn purge_replays(&self, before: Instant) -> Result<u64, StoreError> {
-        self.write_records("purging replayable answers", |tx| {
-            let n = tx
-                .execute("DELETE FROM payload_replay WHERE at_ms < ?1", [codec::instant_to_millis(before)])
-                .map_err(sq("purging replayable answers"))?;
+        let context = "purging replayable answers";
+        self.write_records(context, |tx| {
+            // Every row before the first of `before - ORDER_SLACK_MS` is older than `before`;
+            // the few older ones after it go with the next purge (a lookup compares instants
+            // itself, so an expired answer is never replayed).
+            let before_ms = codec::instant_to_millis(before);
+            let Some(first) = first_replay_at_or_after(tx, before_ms - ORDER_SLACK_MS)? else {
+                // Nothing that recent: every row is older.
+                let n = tx.execute("DELETE FROM payload_replay WHERE at_ms < ?1", [before_ms]).map_err(sq(context))?;
+                return Ok(n as u64);
+            };
+            let n = tx.execute("DELETE FROM payload_replay WHERE id < ?1", [first]).map_err(sq(context))?;
             Ok(n as u64)
         })
     }
@@ -1511,6 +1563,27 @@ mod tests {
             .query_row("SELECT count(*) FROM payload_replay", [], |r| r.get(0))
             .unwrap();
         assert_eq!(rows, 3, "one row per pair: the repeat was not stored, the day-old row replaced");
+    }
+
+    #[test]
+    fn the_first_answer_of_an_instant_is_found_by_row_id() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE payload_replay (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL);
+             INSERT INTO payload_replay (id, at_ms) VALUES (3, 10), (4, 20), (9, 20), (10, 30), (17, 40), (18, 40);",
+        )
+        .unwrap();
+        let first = |at| first_replay_at_or_after(&conn, at).unwrap();
+        assert_eq!(first(0), Some(3));
+        assert_eq!(first(10), Some(3));
+        assert_eq!(first(11), Some(4));
+        assert_eq!(first(20), Some(4));
+        assert_eq!(first(21), Some(10));
+        assert_eq!(first(31), Some(17));
+        assert_eq!(first(40), Some(17));
+        assert_eq!(first(41), None);
+        conn.execute_batch("DELETE FROM payload_replay").unwrap();
+        assert_eq!(first(0), None);
     }
 
     #[test]

@@ -56,4 +56,7 @@ CREATE TABLE IF NOT EXISTS records.payload_replay (
     response       BLOB NOT NULL
 );
 
-CREATE INDEX IF NOT EXISTS records.payload_replay_at ON payload_replay (at_ms);
+-- No index on at_ms either: rows are appended in time order, so the first row of an instant is
+-- found by a binary search over the row ids (`first_replay_at_or_after` in `src/sqlite.rs`),
+-- and no insert pays for a second B-tree. (Files from before 2026-12-05 evening had
+-- `payload_replay_at`; it is dropped on open.)
