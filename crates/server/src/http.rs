@@ -847,6 +847,10 @@ async fn process(state: &Arc<AppState>, binding: Binding, req: Request) -> (Http
         payload_type: payload_type.to_string(),
         response: r.payload.take().map(String::into_bytes).unwrap_or_default(),
     };
+    // Compressed here, beside the other requests' work, rather than in the commit that every
+    // request of the batch waits for.
+    let mut replay = replay;
+    state.responder.store().pack_replay(&mut replay);
     // Released only once the record (and the replay) is committed.
     if !state.responder.record(answer.record, Some(replay)).await {
         return (unavailable(binding), Outcome::new("record_failed"));

@@ -66,6 +66,12 @@ pub fn pack_answer(answer: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(answer);
 }
 
+/// Whether `stored` is already in the form [`pack_answer`] keeps: compressed (an answer never
+/// starts with a NUL), or too short to compress.
+pub fn is_packed(stored: &[u8]) -> bool {
+    stored.first() == Some(&PACKED_ANSWER) || stored.len() < PACK_FROM
+}
+
 /// The answer [`pack_answer`] kept, whichever way it kept it.
 pub fn unpack_answer(stored: Vec<u8>) -> Result<Vec<u8>, StoreError> {
     match stored.split_first() {

@@ -184,6 +184,12 @@ pub trait Store: Send + Sync {
     /// 24 hours is left as it is.
     fn record_exchanges(&self, records: &[TransactionRecord], replays: &[Replay]) -> Result<(), StoreError>;
 
+    /// Turns a replay's answer into the form this store keeps (SQLite: compressed), on the
+    /// caller's thread: the group commit, which runs one batch at a time, then only stores it.
+    /// `record_exchanges` takes replays packed or not; a store that keeps answers as they are
+    /// leaves them.
+    fn pack_replay(&self, _replay: &mut Replay) {}
+
     /// The stored answer to this sender's PayloadID, if it was stored at or after `since`.
     fn replay(&self, sender: &str, payload_id: &str, since: Instant) -> Result<Option<Replay>, StoreError>;
 

@@ -963,9 +963,15 @@ impl Store for SqliteStore {
                     }
                     None => {}
                 }
-                codec::pack_answer(&r.response, &mut packed);
+                // Packed on the request's thread (`pack_replay`), or here.
+                let stored = if codec::is_packed(&r.response) {
+                    &r.response
+                } else {
+                    codec::pack_answer(&r.response, &mut packed);
+                    &packed
+                };
                 let mut stmt = tx.prepare_cached(INSERT_REPLAY).map_err(sq(context))?;
-                stmt.execute(params![r.sender, r.payload_id, at_ms, r.request_digest, r.payload_type, packed])
+                stmt.execute(params![r.sender, r.payload_id, at_ms, r.request_digest, r.payload_type, stored])
                     .map_err(sq(context))?;
                 if !indexed {
                     written.push((recent::pair_hash(&r.sender, &r.payload_id), tx.last_insert_rowid(), at_ms));
@@ -980,6 +986,14 @@ impl Store for SqliteStore {
             }
             Ok(())
         })
+    }
+
+    fn pack_replay(&self, replay: &mut Replay) {
+        if !codec::is_packed(&replay.response) {
+            let mut packed = Vec::new();
+            codec::pack_answer(&replay.response, &mut packed);
+            replay.response = packed;
+        }
     }
 
     fn replay(&self, sender: &str, payload_id: &str, since: Instant) -> Result<Option<Replay>, StoreError> {
@@ -1563,6 +1577,24 @@ mod tests {
             .query_row("SELECT count(*) FROM payload_replay", [], |r| r.get(0))
             .unwrap();
         assert_eq!(rows, 3, "one row per pair: the repeat was not stored, the day-old row replaced");
+    }
+
+    #[test]
+    fn an_answer_packed_before_the_commit_is_replayed_as_it_was_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("hets.db")).unwrap();
+        let answer =
+            std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/x12/valid/271-original-medicare.x12"))
+                .unwrap();
+        let mut early = Replay { response: answer.clone(), ..replay_at("p-early", "d1", 1_000) };
+        store.pack_replay(&mut early);
+        assert!(early.response.len() < answer.len() / 2, "packed on the caller's thread");
+        let late = Replay { response: answer.clone(), ..replay_at("p-late", "d2", 1_000) };
+        store.record_exchanges(&[], &[early, late]).unwrap();
+        for id in ["p-early", "p-late"] {
+            let got = store.replay("WDEMO001", id, codec::millis_to_instant(0)).unwrap().unwrap();
+            assert_eq!(got.response, answer, "{id}");
+        }
     }
 
     #[test]
