@@ -839,7 +839,7 @@ async fn process(state: &Arc<AppState>, binding: Binding, req: Request) -> (Http
     // is: one copy of the answer, not two.
     let mut r = success(&checked, payload_type.to_string(), text(answer.payload));
     let reply = core_reply(binding, StatusCode::OK, &r);
-    let replay = Replay {
+    let mut replay = Replay {
         sender: checked.sender_id.clone(),
         payload_id: checked.payload_id.clone(),
         at: at_clock,
@@ -849,7 +849,6 @@ async fn process(state: &Arc<AppState>, binding: Binding, req: Request) -> (Http
     };
     // Compressed here, beside the other requests' work, rather than in the commit that every
     // request of the batch waits for.
-    let mut replay = replay;
     state.responder.store().pack_replay(&mut replay);
     // Released only once the record (and the replay) is committed.
     if !state.responder.record(answer.record, Some(replay)).await {

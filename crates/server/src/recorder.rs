@@ -42,7 +42,7 @@ const GATHER: std::time::Duration = std::time::Duration::from_micros(150);
 const CAPACITY: usize = 2 * MAX_BATCH;
 
 /// Called once the record is committed (`true`) or could not be written (`false`).
-pub type Done = Box<dyn FnOnce(bool) + Send>;
+type Done = Box<dyn FnOnce(bool) + Send>;
 
 /// How a request learns that its record is committed.
 enum Notify {
@@ -205,10 +205,14 @@ impl Waiter {
     fn tell(self, ok: bool) {
         // A request that went away (its client hung up) no longer listens; its record is
         // written all the same.
-        let _ = match self {
-            Waiter::Task(tx) => tx.send(ok).is_ok(),
-            Waiter::Thread(tx) => tx.send(Signal::Done(ok)).is_ok(),
-        };
+        match self {
+            Waiter::Task(tx) => {
+                let _ = tx.send(ok);
+            }
+            Waiter::Thread(tx) => {
+                let _ = tx.send(Signal::Done(ok));
+            }
+        }
     }
 }
 
