@@ -20,6 +20,10 @@ struct State<C> {
     idle: Vec<C>,
     /// Connections in existence, idle or lent.
     open: usize,
+    /// Callers waiting for a connection to come back. A connection given back wakes one only
+    /// when there is one: `Condvar::notify_one` is a system call even when nobody waits, and
+    /// the embedded store lends a connection per request.
+    waiting: usize,
 }
 
 impl<C> Pool<C> {
@@ -31,7 +35,7 @@ impl<C> Pool<C> {
         healthy: impl Fn(&mut C) -> bool + Send + Sync + 'static,
     ) -> Pool<C> {
         Pool {
-            state: Mutex::new(State { idle: Vec::new(), open: 0 }),
+            state: Mutex::new(State { idle: Vec::new(), open: 0, waiting: 0 }),
             returned: Condvar::new(),
             max: max.max(1),
             make: Box::new(make),
@@ -58,19 +62,28 @@ impl<C> Pool<C> {
                 return match (self.make)() {
                     Ok(conn) => Ok(Pooled { pool: self, conn: Some(conn) }),
                     Err(e) => {
-                        self.state.lock().unwrap_or_else(PoisonError::into_inner).open -= 1;
-                        self.returned.notify_one();
+                        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+                        state.open -= 1;
+                        if state.waiting > 0 {
+                            self.returned.notify_one();
+                        }
                         Err(e)
                     }
                 };
             }
+            state.waiting += 1;
             state = self.returned.wait(state).unwrap_or_else(PoisonError::into_inner);
+            state.waiting -= 1;
         }
     }
 
     fn give_back(&self, conn: C) {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner).idle.push(conn);
-        self.returned.notify_one();
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.idle.push(conn);
+        // Told under the lock: a caller counted as waiting is inside `wait`, so it hears this.
+        if state.waiting > 0 {
+            self.returned.notify_one();
+        }
     }
 }
 

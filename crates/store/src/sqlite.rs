@@ -46,6 +46,9 @@ pub struct SqliteStore {
     replay_indexed: AtomicBool,
     /// Bumped after every use of the main file's writer (see `Store::reference_version`).
     main_writes: AtomicU64,
+    /// Held while the checkpointer runs (see [`ReadPin`]); let go for checkpoints that must
+    /// copy back the whole WAL.
+    pin: Arc<Mutex<ReadPin>>,
     /// Dropping it ends the checkpointer thread (after a last checkpoint).
     _checkpointer: Option<Checkpointer>,
 }
@@ -184,7 +187,8 @@ impl SqliteStore {
         writer.execute_batch("DETACH DATABASE records").map_err(sq("configuring the writer"))?;
         let writer = Arc::new(Mutex::new(writer));
         let records_writer = Arc::new(Mutex::new(connect_records(path)?));
-        let checkpointer = Checkpointer::start(path, writer.clone(), records_writer.clone());
+        let pin = Arc::new(Mutex::new(ReadPin::open(path)));
+        let checkpointer = Checkpointer::start(path, writer.clone(), records_writer.clone(), pin.clone());
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let reader_path = path.to_path_buf();
         let readers = Pool::new(
@@ -208,6 +212,7 @@ impl SqliteStore {
             recent_loaded: std::sync::Once::new(),
             replay_indexed: AtomicBool::new(false),
             main_writes: AtomicU64::new(0),
+            pin,
             _checkpointer: checkpointer,
         })
     }
@@ -441,6 +446,7 @@ impl Checkpointer {
         path: &Path,
         writer: Arc<Mutex<Connection>>,
         records_writer: Arc<Mutex<Connection>>,
+        pin: Arc<Mutex<ReadPin>>,
     ) -> Option<Checkpointer> {
         let conn = match connect(path) {
             Ok(c) => c,
@@ -460,14 +466,27 @@ impl Checkpointer {
             f.locked_pass_frames = LOCKED_PASS_BYTES / page_size.max(512);
         }
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        // Held from here, and only while a checkpointer runs to let it go.
+        pin.lock().unwrap_or_else(PoisonError::into_inner).hold();
+        let thread_pin = pin.clone();
         let thread = std::thread::Builder::new().name("hets-checkpoint".into()).spawn(move || {
+            let lock_pin = || thread_pin.lock().unwrap_or_else(PoisonError::into_inner);
             loop {
                 let last =
                     !matches!(stopped.recv_timeout(CHECKPOINT_EVERY), Err(std::sync::mpsc::RecvTimeoutError::Timeout));
                 for f in &files {
-                    // Each file's WAL starts over under the lock of the writer that appends to it.
-                    let w = if f.schema == "records" { &records_writer } else { &writer };
-                    checkpoint(&conn, w, f);
+                    if f.schema == "records" {
+                        // Each file's WAL starts over under the lock of the writer that appends to it.
+                        checkpoint(&conn, &records_writer, f);
+                    } else {
+                        // The pin would keep every frame in the WAL: it lets go for the pass.
+                        let mut pin = lock_pin();
+                        pin.release();
+                        checkpoint(&conn, &writer, f);
+                        if !last {
+                            pin.hold();
+                        }
+                    }
                 }
                 if last {
                     return;
@@ -478,8 +497,64 @@ impl Checkpointer {
             Ok(t) => Some(Checkpointer { stop: Some(stop), thread: Some(t) }),
             Err(e) => {
                 tracing::error!(error = %e, "could not start the checkpointer thread");
+                pin.lock().unwrap_or_else(PoisonError::into_inner).release();
                 None
             }
+        }
+    }
+}
+
+/// A read transaction kept open on the main file by a connection that reads nothing, so this
+/// process always holds the shared lock of the WAL read slot that readers take.
+///
+/// Every read transaction takes a shared lock on one of the WAL's read slots, and SQLite counts
+/// those locks per process: only the first connection of the process to take a slot, and the
+/// last to let it go, lock the file (a `fcntl` system call each way). The main file changes
+/// only with an edit, so its readers all take the same slot (slot 0 once the WAL is copied
+/// back); with requests arriving one after another, the count fell to zero and rose again
+/// for nearly every request: two system calls a request, on the shared-memory file's lock.
+/// Held here, the count never falls to zero.
+///
+/// A reader on slot 0 reads the database file itself, so a checkpoint cannot copy frames into
+/// it while one is open: the checkpointer lets the pin go for its pass over the main file,
+/// and so does a bulk load's final checkpoint. The pin reads no rows and holds up no writer.
+struct ReadPin {
+    conn: Option<Connection>,
+    held: bool,
+}
+
+impl ReadPin {
+    /// Without a connection (it could not be opened) the pin does nothing.
+    fn open(path: &Path) -> ReadPin {
+        let conn = open_file(path, "opening the read pin's connection")
+            .map_err(|e| tracing::warn!(error = %e, "no read pin; each read will lock the WAL itself"))
+            .ok();
+        ReadPin { conn, held: false }
+    }
+
+    fn hold(&mut self) {
+        let Some(conn) = self.conn.as_ref().filter(|_| !self.held) else { return };
+        // A deferred BEGIN takes its read lock at the first read.
+        let begun = conn.execute_batch("BEGIN").and_then(|()| {
+            conn.query_row("SELECT count(*) FROM (SELECT 1 FROM main.sqlite_schema LIMIT 1)", [], |r| {
+                r.get::<_, i64>(0)
+            })
+        });
+        match begun {
+            Ok(_) => self.held = true,
+            Err(e) => {
+                tracing::debug!(error = %e, "the read pin could not begin; retrying next round");
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+        }
+    }
+
+    fn release(&mut self) {
+        let Some(conn) = self.conn.as_ref().filter(|_| self.held) else { return };
+        self.held = false;
+        if let Err(e) = conn.execute_batch("COMMIT") {
+            tracing::debug!(error = %e, "the read pin did not end cleanly");
+            let _ = conn.execute_batch("ROLLBACK");
         }
     }
 }
@@ -1466,16 +1541,29 @@ impl Store for SqliteStore {
     }
 
     fn set_bulk_load(&self, on: bool) -> Result<(), StoreError> {
-        let conn = self.writer();
         if on {
-            conn.execute_batch(&format!("PRAGMA synchronous = OFF; PRAGMA cache_size = -{BULK_CACHE_KIB};"))
+            self.writer()
+                .execute_batch(&format!("PRAGMA synchronous = OFF; PRAGMA cache_size = -{BULK_CACHE_KIB};"))
                 .map_err(sq("entering bulk-load mode"))
         } else {
             // Back to durable writes, then fold the WAL into the database file (so its size is
             // the real size) and refresh the planner's statistics.
-            conn.execute_batch(&format!("PRAGMA synchronous = NORMAL; PRAGMA cache_size = -{CACHE_KIB};"))
+            self.writer()
+                .execute_batch(&format!("PRAGMA synchronous = NORMAL; PRAGMA cache_size = -{CACHE_KIB};"))
                 .map_err(sq("leaving bulk-load mode"))?;
-            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(sq("checkpointing the WAL"))?;
+            // The pin would keep the WAL from being copied back whole (see `ReadPin`). Taken
+            // before the writer, in the checkpointer's order.
+            let mut pin = self.pin.lock().unwrap_or_else(PoisonError::into_inner);
+            let was_held = pin.held;
+            pin.release();
+            let conn = self.writer();
+            let truncated =
+                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(sq("checkpointing the WAL"));
+            if was_held {
+                pin.hold();
+            }
+            drop(pin);
+            truncated?;
             conn.execute_batch("PRAGMA optimize").map_err(sq("optimizing"))
         }
     }
@@ -1781,5 +1869,45 @@ mod tests {
         assert!(wal < 8 << 20, "WAL of {wal} bytes after {rounds} rounds");
         let rows: i64 = checkpointer.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
         assert_eq!(rows, 3000, "every commit is still there");
+    }
+
+    #[test]
+    fn the_read_pin_holds_up_neither_checkpoints_nor_a_bulk_loads_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pin.db");
+        let store = SqliteStore::open(&path).unwrap();
+        assert!(store.pin.lock().unwrap().held, "the checkpointer holds the pin");
+        for i in 0..20 {
+            store.put_setting("pin_test", &i.to_string()).unwrap();
+        }
+        // Another connection of this process cannot copy the WAL back past the pin, so once
+        // every frame is copied back, the checkpointer let the pin go to do it.
+        let other = Connection::open(&path).unwrap();
+        let copied_back = (0..200).any(|_| {
+            let (log, done): (i64, i64) =
+                other.query_row("PRAGMA main.wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(1)?, r.get(2)?))).unwrap();
+            std::thread::sleep(Duration::from_millis(10));
+            log > 0 && log == done
+        });
+        assert!(copied_back, "the main file's WAL was copied back while the pin is held between rounds");
+        assert!(store.pin.lock().unwrap().held);
+        assert_eq!(store.setting("pin_test").unwrap().as_deref(), Some("19"));
+        // A bulk load ends by folding the whole WAL into the file and emptying it: a megabyte
+        // of WAL here, of which only the few pages `PRAGMA optimize` writes after may remain.
+        store.set_bulk_load(true).unwrap();
+        store
+            .writer()
+            .execute_batch(
+                "CREATE TABLE bulk (b BLOB);
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 256)
+                 INSERT INTO bulk SELECT zeroblob(4000) FROM n;",
+            )
+            .unwrap();
+        store.put_setting("pin_test", "bulk").unwrap();
+        store.set_bulk_load(false).unwrap();
+        let wal = std::fs::metadata(dir.path().join("pin.db-wal")).unwrap().len();
+        assert!(wal < 256 << 10, "the WAL was emptied, not left at {wal} bytes");
+        assert!(store.pin.lock().unwrap().held, "and the pin is held again");
+        assert_eq!(store.setting("pin_test").unwrap().as_deref(), Some("bulk"));
     }
 }
