@@ -526,51 +526,67 @@ fn must_understand(e: &quick_xml::events::BytesStart<'_>) -> bool {
 
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
+    escape_into(&mut out, s);
     out
 }
 
+/// Appends `s` with the characters XML reserves replaced by their entities; runs of plain
+/// text are copied whole.
+fn escape_into(out: &mut String, s: &str) {
+    let mut rest = s;
+    while let Some(i) = rest.find(['<', '>', '&', '"']) {
+        out.push_str(&rest[..i]);
+        out.push_str(match rest.as_bytes()[i] {
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'&' => "&amp;",
+            _ => "&quot;",
+        });
+        rest = &rest[i + 1..];
+    }
+    out.push_str(rest);
+}
+
+/// Appends `<name>text</name>`, the text escaped.
+fn element(out: &mut String, name: &str, text: &str) {
+    out.push('<');
+    out.push_str(name);
+    out.push('>');
+    escape_into(out, text);
+    out.push_str("</");
+    out.push_str(name);
+    out.push('>');
+}
+
 /// Writes the SOAP 1.2 `COREEnvelopeRealTimeResponse`: children unqualified in XSD order,
-/// the payload in CDATA (escaped when it holds `]]>`).
+/// the payload in CDATA (escaped when it holds `]]>`). Written piece by piece into one buffer
+/// sized for the payload: it is on every answer's path.
 pub fn write_soap(r: &Response) -> String {
-    let mut x = String::with_capacity(512 + r.payload.as_ref().map_or(0, String::len));
-    x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = write!(
-        x,
-        "<soap:Envelope xmlns:soap=\"{SOAP12_NS}\"><soap:Body><core:COREEnvelopeRealTimeResponse xmlns:core=\"{CORE_NS}\">"
-    );
-    let _ = write!(
-        x,
-        "<PayloadType>{}</PayloadType><ProcessingMode>{REAL_TIME}</ProcessingMode><PayloadID>{}</PayloadID>\
-         <TimeStamp>{}</TimeStamp><SenderID>{}</SenderID><ReceiverID>{}</ReceiverID>\
-         <CORERuleVersion>{RULE_VERSION}</CORERuleVersion>",
-        escape(&r.payload_type),
-        escape(&r.payload_id),
-        escape(&r.time_stamp),
-        escape(&r.sender_id),
-        escape(&r.receiver_id)
-    );
+    let mut x = String::with_capacity(768 + r.payload.as_ref().map_or(0, String::len));
+    x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<soap:Envelope xmlns:soap=\"");
+    x.push_str(SOAP12_NS);
+    x.push_str("\"><soap:Body><core:COREEnvelopeRealTimeResponse xmlns:core=\"");
+    x.push_str(CORE_NS);
+    x.push_str("\">");
+    element(&mut x, "PayloadType", &r.payload_type);
+    element(&mut x, "ProcessingMode", REAL_TIME);
+    element(&mut x, "PayloadID", &r.payload_id);
+    element(&mut x, "TimeStamp", &r.time_stamp);
+    element(&mut x, "SenderID", &r.sender_id);
+    element(&mut x, "ReceiverID", &r.receiver_id);
+    element(&mut x, "CORERuleVersion", RULE_VERSION);
     if let Some(p) = &r.payload {
         if p.contains("]]>") {
-            let _ = write!(x, "<Payload>{}</Payload>", escape(p));
+            element(&mut x, "Payload", p);
         } else {
-            let _ = write!(x, "<Payload><![CDATA[{p}]]></Payload>");
+            x.push_str("<Payload><![CDATA[");
+            x.push_str(p);
+            x.push_str("]]></Payload>");
         }
     }
-    let _ = write!(
-        x,
-        "<ErrorCode>{}</ErrorCode><ErrorMessage>{}</ErrorMessage></core:COREEnvelopeRealTimeResponse></soap:Body></soap:Envelope>",
-        r.error_code.as_str(),
-        escape(&r.error_message)
-    );
+    element(&mut x, "ErrorCode", r.error_code.as_str());
+    element(&mut x, "ErrorMessage", &r.error_message);
+    x.push_str("</core:COREEnvelopeRealTimeResponse></soap:Body></soap:Envelope>");
     x
 }
 
