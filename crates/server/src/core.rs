@@ -112,6 +112,25 @@ pub struct RequestFields {
     pub password: Option<String>,
 }
 
+/// The CORE fields this system reads, by their element or part names.
+const FIELD_NAMES: [&str; 10] = [
+    "PayloadType",
+    "ProcessingMode",
+    "PayloadID",
+    "TimeStamp",
+    "SenderID",
+    "ReceiverID",
+    "CORERuleVersion",
+    "Payload",
+    "UserName",
+    "Password",
+];
+
+/// The field a child element names, if it is one this system reads.
+fn field_name(local: &[u8]) -> Option<&'static str> {
+    FIELD_NAMES.into_iter().find(|n| n.as_bytes() == local)
+}
+
 impl RequestFields {
     fn set(&mut self, name: &str, value: String) {
         let slot = match name {
@@ -367,7 +386,7 @@ pub fn parse_soap(xml: &[u8]) -> Result<SoapRequest, Fault> {
     let mut req = SoapRequest::default();
     let mut place = Place::Top;
     // The element whose text is being collected (a CORE field or a token part), its depth.
-    let mut field: Option<(String, usize)> = None;
+    let mut field: Option<(&'static str, usize)> = None;
     let mut text = String::new();
     let mut depth = 0usize;
     let mut seen_body = false;
@@ -378,13 +397,14 @@ pub fn parse_soap(xml: &[u8]) -> Result<SoapRequest, Fault> {
         match event {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let empty = matches!(event, Event::Empty(_));
-                // Borrowed from the request: only the name of a field being read is kept.
+                // Borrowed from the request, compared as bytes; made text only for a message.
                 let local_name = e.local_name();
-                let local = String::from_utf8_lossy(local_name.as_ref());
+                let local = local_name.as_ref();
+                let shown = || printable(&String::from_utf8_lossy(local));
                 depth += 1;
                 match place {
                     Place::Top => {
-                        if local != "Envelope" {
+                        if local != b"Envelope" {
                             return Err(Fault::sender("the document is not a SOAP envelope"));
                         }
                         if matches!(ns, ResolveResult::Unknown(_)) {
@@ -406,39 +426,40 @@ pub fn parse_soap(xml: &[u8]) -> Result<SoapRequest, Fault> {
                         }
                         place = Place::Envelope;
                     }
-                    Place::Envelope if depth == 2 && local == "Header" => place = Place::Header,
-                    Place::Envelope if depth == 2 && local == "Body" => {
+                    Place::Envelope if depth == 2 && local == b"Header" => place = Place::Header,
+                    Place::Envelope if depth == 2 && local == b"Body" => {
                         place = Place::Body;
                         seen_body = true;
                     }
                     Place::Header if depth == 3 => {
-                        if local == "Security" && ns_is(WSSE_NS) {
+                        if local == b"Security" && ns_is(WSSE_NS) {
                             place = Place::Security;
                         } else if must_understand(e) {
                             return Err(Fault {
                                 code: "MustUnderstand",
                                 subcode: None,
-                                reason: format!("header block {} is not understood", printable(&local)),
+                                reason: format!("header block {} is not understood", shown()),
                             });
                         }
                     }
-                    Place::Security if local == "UsernameToken" => place = Place::Token,
-                    Place::Token if local == "Username" || local == "Password" => {
-                        field = Some((local.into_owned(), depth));
+                    Place::Security if local == b"UsernameToken" => place = Place::Token,
+                    Place::Token if local == b"Username" || local == b"Password" => {
+                        field = Some((if local == b"Username" { "Username" } else { "Password" }, depth));
                         text.clear();
                     }
                     Place::Body if depth == 3 => {
-                        if local != "COREEnvelopeRealTimeRequest" {
+                        if local != b"COREEnvelopeRealTimeRequest" {
                             return Err(Fault::sender(format!(
                                 "the SOAP body holds {}, not COREEnvelopeRealTimeRequest",
-                                printable(&local)
+                                shown()
                             )));
                         }
                         place = Place::Core;
                     }
-                    // CORE children: matched by local name, qualified or not.
+                    // CORE children: matched by local name, qualified or not. The text of others
+                    // (batch-only fields, vendor extras) is not collected.
                     Place::Core if depth == 4 => {
-                        field = Some((local.into_owned(), depth));
+                        field = field_name(local).map(|name| (name, depth));
                         text.clear();
                     }
                     _ => {}
@@ -490,7 +511,7 @@ pub fn parse_soap(xml: &[u8]) -> Result<SoapRequest, Fault> {
 
 fn end_element(
     place: &mut Place,
-    field: &mut Option<(String, usize)>,
+    field: &mut Option<(&'static str, usize)>,
     text: &mut String,
     req: &mut SoapRequest,
     depth: usize,
@@ -500,8 +521,8 @@ fn end_element(
     {
         let value = std::mem::take(text);
         match *place {
-            Place::Token if name == "Username" => req.username = Some(value.trim().to_string()),
-            Place::Token if name == "Password" => req.password = Some(value),
+            Place::Token if *name == "Username" => req.username = Some(value.trim().to_string()),
+            Place::Token if *name == "Password" => req.password = Some(value),
             Place::Core => req.fields.set(name, value),
             _ => {}
         }
