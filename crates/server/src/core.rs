@@ -112,40 +112,53 @@ pub struct RequestFields {
     pub password: Option<String>,
 }
 
-/// The CORE fields this system reads, by their element or part names.
-const FIELD_NAMES: [&str; 10] = [
-    "PayloadType",
-    "ProcessingMode",
-    "PayloadID",
-    "TimeStamp",
-    "SenderID",
-    "ReceiverID",
-    "CORERuleVersion",
-    "Payload",
-    "UserName",
-    "Password",
-];
+/// A CORE field this system reads (a SOAP child element or a MIME part).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Field {
+    PayloadType,
+    ProcessingMode,
+    PayloadId,
+    TimeStamp,
+    SenderId,
+    ReceiverId,
+    CoreRuleVersion,
+    Payload,
+    UserName,
+    Password,
+}
 
-/// The field a child element names, if it is one this system reads.
-fn field_name(local: &[u8]) -> Option<&'static str> {
-    FIELD_NAMES.into_iter().find(|n| n.as_bytes() == local)
+impl Field {
+    /// By its element or part name; others (batch-only fields, vendor extras) are not read.
+    fn named(name: &[u8]) -> Option<Field> {
+        Some(match name {
+            b"PayloadType" => Field::PayloadType,
+            b"ProcessingMode" => Field::ProcessingMode,
+            b"PayloadID" => Field::PayloadId,
+            b"TimeStamp" => Field::TimeStamp,
+            b"SenderID" => Field::SenderId,
+            b"ReceiverID" => Field::ReceiverId,
+            b"CORERuleVersion" => Field::CoreRuleVersion,
+            b"Payload" => Field::Payload,
+            b"UserName" => Field::UserName,
+            b"Password" => Field::Password,
+            _ => return None,
+        })
+    }
 }
 
 impl RequestFields {
-    fn set(&mut self, name: &str, value: String) {
-        let slot = match name {
-            "PayloadType" => &mut self.payload_type,
-            "ProcessingMode" => &mut self.processing_mode,
-            "PayloadID" => &mut self.payload_id,
-            "TimeStamp" => &mut self.time_stamp,
-            "SenderID" => &mut self.sender_id,
-            "ReceiverID" => &mut self.receiver_id,
-            "CORERuleVersion" => &mut self.core_rule_version,
-            "Payload" => &mut self.payload,
-            "UserName" => &mut self.user_name,
-            "Password" => &mut self.password,
-            // Unknown fields (batch-only ones, vendor extras) are ignored.
-            _ => return,
+    fn set(&mut self, field: Field, value: String) {
+        let slot = match field {
+            Field::PayloadType => &mut self.payload_type,
+            Field::ProcessingMode => &mut self.processing_mode,
+            Field::PayloadId => &mut self.payload_id,
+            Field::TimeStamp => &mut self.time_stamp,
+            Field::SenderId => &mut self.sender_id,
+            Field::ReceiverId => &mut self.receiver_id,
+            Field::CoreRuleVersion => &mut self.core_rule_version,
+            Field::Payload => &mut self.payload,
+            Field::UserName => &mut self.user_name,
+            Field::Password => &mut self.password,
         };
         // The first occurrence wins: a repeated field cannot override what was checked.
         if slot.is_none() {
@@ -364,6 +377,14 @@ pub struct SoapRequest {
     pub password: Option<String>,
 }
 
+/// The element whose text the SOAP reader is collecting.
+#[derive(Clone, Copy)]
+enum Reading {
+    Core(Field),
+    Username,
+    Password,
+}
+
 /// Where the reader is.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Place {
@@ -386,7 +407,7 @@ pub fn parse_soap(xml: &[u8]) -> Result<SoapRequest, Fault> {
     let mut req = SoapRequest::default();
     let mut place = Place::Top;
     // The element whose text is being collected (a CORE field or a token part), its depth.
-    let mut field: Option<(&'static str, usize)> = None;
+    let mut field: Option<(Reading, usize)> = None;
     let mut text = String::new();
     let mut depth = 0usize;
     let mut seen_body = false;
@@ -444,7 +465,7 @@ pub fn parse_soap(xml: &[u8]) -> Result<SoapRequest, Fault> {
                     }
                     Place::Security if local == b"UsernameToken" => place = Place::Token,
                     Place::Token if local == b"Username" || local == b"Password" => {
-                        field = Some((if local == b"Username" { "Username" } else { "Password" }, depth));
+                        field = Some((if local == b"Username" { Reading::Username } else { Reading::Password }, depth));
                         text.clear();
                     }
                     Place::Body if depth == 3 => {
@@ -459,7 +480,7 @@ pub fn parse_soap(xml: &[u8]) -> Result<SoapRequest, Fault> {
                     // CORE children: matched by local name, qualified or not. The text of others
                     // (batch-only fields, vendor extras) is not collected.
                     Place::Core if depth == 4 => {
-                        field = field_name(local).map(|name| (name, depth));
+                        field = Field::named(local).map(|f| (Reading::Core(f), depth));
                         text.clear();
                     }
                     _ => {}
@@ -511,19 +532,19 @@ pub fn parse_soap(xml: &[u8]) -> Result<SoapRequest, Fault> {
 
 fn end_element(
     place: &mut Place,
-    field: &mut Option<(&'static str, usize)>,
+    field: &mut Option<(Reading, usize)>,
     text: &mut String,
     req: &mut SoapRequest,
     depth: usize,
 ) {
-    if let Some((name, d)) = field.as_ref()
-        && *d == depth
+    if let Some((reading, d)) = *field
+        && d == depth
     {
         let value = std::mem::take(text);
-        match *place {
-            Place::Token if *name == "Username" => req.username = Some(value.trim().to_string()),
-            Place::Token if *name == "Password" => req.password = Some(value),
-            Place::Core => req.fields.set(name, value),
+        match (*place, reading) {
+            (Place::Token, Reading::Username) => req.username = Some(value.trim().to_string()),
+            (Place::Token, Reading::Password) => req.password = Some(value),
+            (Place::Core, Reading::Core(f)) => req.fields.set(f, value),
             _ => {}
         }
         *field = None;
@@ -681,7 +702,9 @@ pub fn parse_multipart(body: &[u8], boundary: &str) -> Result<RequestFields, Str
         let name = part_name(headers).ok_or("a multipart part has no Content-Disposition name")?;
         let value =
             String::from_utf8(value.to_vec()).map_err(|_| format!("field {} is not UTF-8", printable(&name)))?;
-        fields.set(&name, value);
+        if let Some(f) = Field::named(name.as_bytes()) {
+            fields.set(f, value);
+        }
         parts += 1;
         pos = next;
     }
