@@ -10,7 +10,6 @@
 //! children, CDATA payloads, CRLF MIME with an exact length.
 
 use quick_xml::events::Event;
-use quick_xml::name::ResolveResult;
 use std::fmt::Write as _;
 
 /// The CORE vC2.2.0 schema namespace of the envelope elements.
@@ -398,9 +397,69 @@ enum Place {
     Done,
 }
 
+/// The namespace declarations of the outer elements: the envelope, its header and body, and the
+/// header blocks (depth 1 to 3). Only the envelope's and a header block's namespaces are asked
+/// for (SOAP 1.2 or 1.1, WS-Security or another block); the CORE fields are matched by local
+/// name. Tracking every element's scope and resolving every name, as `NsReader` does, cost
+/// twice the reading itself (`benches/soap.rs`: a request read in 3.4–3.7 µs that way, 2.3–2.5 µs
+/// this way, against 1.0–1.3 µs for quick-xml's plain reader alone).
+#[derive(Default)]
+struct Scopes {
+    /// The depth of the declaring element, the prefix (empty: the default namespace), the URI.
+    declared: Vec<(usize, Vec<u8>, Vec<u8>)>,
+}
+
+/// The deepest element whose namespace declarations are kept.
+const SCOPED_DEPTH: usize = 3;
+
+/// What an element's name is in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Namespace<'s> {
+    Uri(&'s [u8]),
+    /// An unprefixed name without a default namespace.
+    None,
+    /// A prefix nothing declares.
+    Undeclared,
+}
+
+impl Scopes {
+    /// An element at `depth` begins: its own declarations come into scope.
+    fn open(&mut self, e: &quick_xml::events::BytesStart<'_>, depth: usize) {
+        for a in e.attributes().flatten() {
+            let key = a.key.as_ref();
+            let prefix = match key.strip_prefix(b"xmlns") {
+                Some([]) => &[][..],
+                Some([b':', prefix @ ..]) => prefix,
+                _ => continue,
+            };
+            self.declared.push((depth, prefix.to_vec(), a.value.into_owned()));
+        }
+    }
+
+    /// The element at `depth` ends: its declarations go out of scope.
+    fn close(&mut self, depth: usize) {
+        while self.declared.last().is_some_and(|d| d.0 >= depth) {
+            self.declared.pop();
+        }
+    }
+
+    fn of(&self, e: &quick_xml::events::BytesStart<'_>) -> Namespace<'_> {
+        let name = e.name();
+        let prefix = name.prefix().map_or(&[][..], |p| p.into_inner());
+        match self.declared.iter().rev().find(|d| d.1 == prefix) {
+            // `xmlns=""` takes the default namespace away.
+            Some((_, _, uri)) if uri.is_empty() => Namespace::None,
+            Some((_, _, uri)) => Namespace::Uri(uri),
+            None if prefix.is_empty() => Namespace::None,
+            None => Namespace::Undeclared,
+        }
+    }
+}
+
 /// Parses a SOAP 1.2 `COREEnvelopeRealTimeRequest`.
 pub fn parse_soap(xml: &[u8]) -> Result<SoapRequest, Fault> {
-    let mut reader = quick_xml::NsReader::from_reader(xml);
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    let mut scopes = Scopes::default();
     let config = reader.config_mut();
     config.trim_text(false);
     config.check_end_names = true;
@@ -413,8 +472,7 @@ pub fn parse_soap(xml: &[u8]) -> Result<SoapRequest, Fault> {
     let mut seen_body = false;
     let bad = |e: &dyn std::fmt::Display| Fault::sender(format!("the request is not well-formed XML: {e}"));
     loop {
-        let (ns, event) = reader.read_resolved_event().map_err(|e| bad(&e))?;
-        let ns_is = |uri: &str| matches!(&ns, ResolveResult::Bound(n) if n.as_ref() == uri.as_bytes());
+        let event = reader.read_event().map_err(|e| bad(&e))?;
         match event {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let empty = matches!(event, Event::Empty(_));
@@ -423,12 +481,16 @@ pub fn parse_soap(xml: &[u8]) -> Result<SoapRequest, Fault> {
                 let local = local_name.as_ref();
                 let shown = || printable(&String::from_utf8_lossy(local));
                 depth += 1;
+                if depth <= SCOPED_DEPTH {
+                    scopes.open(e, depth);
+                }
+                let ns_is = |uri: &str| scopes.of(e) == Namespace::Uri(uri.as_bytes());
                 match place {
                     Place::Top => {
                         if local != b"Envelope" {
                             return Err(Fault::sender("the document is not a SOAP envelope"));
                         }
-                        if matches!(ns, ResolveResult::Unknown(_)) {
+                        if scopes.of(e) == Namespace::Undeclared {
                             return Err(Fault::sender("the envelope uses an undeclared namespace prefix"));
                         }
                         if ns_is(SOAP11_NS) {
@@ -487,11 +549,13 @@ pub fn parse_soap(xml: &[u8]) -> Result<SoapRequest, Fault> {
                 }
                 if empty {
                     end_element(&mut place, &mut field, &mut text, &mut req, depth);
+                    scopes.close(depth);
                     depth -= 1;
                 }
             }
             Event::End(_) => {
                 end_element(&mut place, &mut field, &mut text, &mut req, depth);
+                scopes.close(depth);
                 depth = depth.saturating_sub(1);
             }
             Event::Text(t) if field.is_some() => {
@@ -907,6 +971,36 @@ mod tests {
         let mu = example_soap("x")
             .replace("<soap:Header>", "<soap:Header><x:Foo xmlns:x=\"urn:x\" soap:mustUnderstand=\"1\"/>");
         assert_eq!(parse_soap(mu.as_bytes()).unwrap_err().code, "MustUnderstand");
+    }
+
+    #[test]
+    fn namespaces_are_resolved_in_their_scopes() {
+        let user = |xml: &str| parse_soap(xml.as_bytes()).map(|r| r.username);
+        // The envelope in the default namespace, WS-Security's prefix declared on the envelope.
+        let default_ns = example_soap("x")
+            .replace("<soap:Envelope xmlns:soap=", "<Envelope xmlns=")
+            .replace("</soap:Envelope>", "</Envelope>")
+            .replace(" xmlns:core=", &format!(" xmlns:wsse=\"{WSSE_NS}\" xmlns:core="));
+        assert_eq!(user(&default_ns).unwrap().as_deref(), Some("SUBMTR77"));
+        // Declared on the header instead of the block.
+        let on_header = example_soap("x")
+            .replace(&format!("\n        xmlns:wsse=\"{WSSE_NS}\""), "")
+            .replace("<soap:Header>", &format!("<soap:Header xmlns:wsse=\"{WSSE_NS}\">"));
+        assert_eq!(user(&on_header).unwrap().as_deref(), Some("SUBMTR77"));
+        // Declared only on an earlier sibling block: out of scope, so the Security block is an
+        // unknown block that must be understood.
+        let sibling = example_soap("x")
+            .replace(&format!("\n        xmlns:wsse=\"{WSSE_NS}\""), "")
+            .replace("<soap:Header>", &format!("<soap:Header><a:Other xmlns:a=\"urn:a\" xmlns:wsse=\"{WSSE_NS}\"/>"));
+        assert_eq!(parse_soap(sibling.as_bytes()).unwrap_err().code, "MustUnderstand");
+        // A block in another namespace that need not be understood is skipped, credentials and all.
+        let foreign = example_soap("x").replace(WSSE_NS, "urn:not-wsse").replace("soap:mustUnderstand=\"true\"", "");
+        assert_eq!(user(&foreign).unwrap(), None);
+        // An envelope whose prefix nothing declares; one whose default namespace is taken away.
+        let undeclared = example_soap("x").replace("xmlns:soap=", "xmlns:s=");
+        assert!(parse_soap(undeclared.as_bytes()).unwrap_err().reason.contains("undeclared namespace prefix"));
+        let emptied = default_ns.replace(&format!("<Envelope xmlns=\"{SOAP12_NS}\""), "<Envelope xmlns=\"\"");
+        assert_eq!(parse_soap(emptied.as_bytes()).unwrap_err().code, "VersionMismatch");
     }
 
     #[test]
