@@ -480,15 +480,11 @@ impl Checkpointer {
                         checkpoint(&conn, &records_writer, f);
                     } else {
                         // The pin would keep every frame in the WAL: it lets go for the pass.
-                        let mut pin = lock_pin();
-                        pin.release();
-                        checkpoint(&conn, &writer, f);
-                        if !last {
-                            pin.hold();
-                        }
+                        lock_pin().let_go_for(|| checkpoint(&conn, &writer, f));
                     }
                 }
                 if last {
+                    lock_pin().release();
                     return;
                 }
             }
@@ -547,6 +543,17 @@ impl ReadPin {
                 let _ = conn.execute_batch("ROLLBACK");
             }
         }
+    }
+
+    /// Runs `f` with the pin let go, and holds it again after if it was held.
+    fn let_go_for<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        let was_held = self.held;
+        self.release();
+        let out = f();
+        if was_held {
+            self.hold();
+        }
+        out
     }
 
     fn release(&mut self) {
@@ -1553,18 +1560,12 @@ impl Store for SqliteStore {
                 .map_err(sq("leaving bulk-load mode"))?;
             // The pin would keep the WAL from being copied back whole (see `ReadPin`). Taken
             // before the writer, in the checkpointer's order.
-            let mut pin = self.pin.lock().unwrap_or_else(PoisonError::into_inner);
-            let was_held = pin.held;
-            pin.release();
-            let conn = self.writer();
-            let truncated =
-                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(sq("checkpointing the WAL"));
-            if was_held {
-                pin.hold();
-            }
-            drop(pin);
-            truncated?;
-            conn.execute_batch("PRAGMA optimize").map_err(sq("optimizing"))
+            self.pin.lock().unwrap_or_else(PoisonError::into_inner).let_go_for(|| {
+                self.writer()
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                    .map_err(sq("checkpointing the WAL"))
+            })?;
+            self.writer().execute_batch("PRAGMA optimize").map_err(sq("optimizing"))
         }
     }
 }
